@@ -1,0 +1,154 @@
+"""``vitkit.load``: any supported checkpoint -> a ready model, format detected, architecture inferred."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import ConfigError, ModelConfig, ViTConfig
+from . import hf_format, native, official, timm_format
+from .errors import CheckpointError
+
+RUN_DIR_WEIGHTS = ("final.safetensors", "last.safetensors")
+
+
+@dataclass
+class Checkpoint:
+    """What a file holds, in vitkit terms, before any model is built."""
+
+    config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    format: str
+    classes: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = None) -> Checkpoint:
+    """Detect the format of ``path`` and convert it (no model is built; no code from the file runs)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(path, "no such file or directory")
+    if path.is_dir():
+        return _read_dir(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        params = official.read_npz(path)
+        cfg = official.infer_config(params, path)
+        return Checkpoint(cfg, official.to_state_dict(params, cfg), "official")
+    if suffix == ".safetensors":
+        if native.safetensors_metadata(path).get("format") == native.FORMAT:
+            cfg, sd, info = native.read(path)
+            return Checkpoint(cfg, sd, "vitkit", info["classes"], info["extra"])
+        return _from_timm(native.read_safetensors(path), path, num_heads)
+    if suffix in (".pth", ".pt", ".bin", ".ckpt"):
+        return _from_timm(_torch_load(path), path, num_heads)
+    raise CheckpointError(path, "unknown checkpoint type (expected .safetensors, .npz, .pth/.pt/.bin, a run or HF folder)")
+
+
+def _read_dir(path: Path) -> Checkpoint:
+    for name in RUN_DIR_WEIGHTS:
+        if (path / name).is_file():
+            return read_checkpoint(path / name)
+    if (path / "config.json").is_file():
+        hf = hf_format.read_config(path)
+        wfile = hf_format.weights_file(path)
+        sd = native.read_safetensors(wfile) if wfile.suffix == ".safetensors" else _torch_load(wfile)
+        cfg, classes = hf_format.infer_config(hf, sd, path)
+        return Checkpoint(cfg, _convert(hf_format.to_state_dict, sd, cfg, path), "transformers", classes)
+    raise CheckpointError(path, f"folder holds no checkpoint ({', '.join(RUN_DIR_WEIGHTS)} or config.json expected)")
+
+
+def _torch_load(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles code
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(path, f"not a loadable weights-only torch file ({first})") from None
+    for key in ("state_dict", "model", "model_state"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(path, "torch file does not hold a state dict of tensors")
+    return obj
+
+
+def _from_timm(sd: dict[str, torch.Tensor], path: Path, num_heads: int | None) -> Checkpoint:
+    if not timm_format.looks_like(sd):
+        first = next(iter(sd), "<empty>")
+        raise CheckpointError(path, f"not a ViT state dict vitkit knows (first key {first!r})")
+    cfg = timm_format.infer_config(sd, path, num_heads)
+    return Checkpoint(cfg, _convert(timm_format.to_state_dict, sd, cfg, path), "timm")
+
+
+def _convert(fn: Any, sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return fn(sd, cfg)
+    except KeyError as e:
+        raise CheckpointError(path, f"missing tensor {e.args[0]!r}") from None
+
+
+def load(path: str | os.PathLike[str], *, image_size: int | tuple[int, int] | None = None,
+         num_classes: int | None = None, drop_pre_logits: bool = False, resize: str = "bilinear",
+         num_heads: int | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """Load any supported checkpoint as a vitkit model (eval mode).
+
+    Formats: vitkit safetensors and run folders, official ``.npz`` (linen and pre-linen layouts, ViT and
+    hybrid), timm state dicts (``.safetensors``, ``.pth``/``.bin`` read with ``weights_only=True``) and
+    Hugging Face ViT folders. ``image_size`` resizes the position embeddings as the official fine-tuning
+    does (``resize="bilinear"``, align_corners=True; or ``"bicubic"``); ``num_classes`` puts a new
+    zero-initialised head on; ``drop_pre_logits`` removes the pre-logits layer. ``num_heads`` is only needed
+    for timm files of a non-standard width. The model's ``classes`` attribute holds class names when known.
+    """
+    path = Path(path)
+    ckpt = read_checkpoint(path, num_heads=num_heads)
+    model = build_checked(ckpt, path)
+    if drop_pre_logits and isinstance(ckpt.config, ViTConfig) and ckpt.config.representation_size:
+        model.drop_pre_logits()
+    if image_size is not None and isinstance(ckpt.config, ViTConfig):
+        _resize(model, image_size, resize, path)
+    if num_classes is not None and num_classes != model.config.num_classes or (num_classes is not None and drop_pre_logits):
+        model.reset_classifier(num_classes)
+        model.classes = None
+    return model.to(device).eval()
+
+
+def build_checked(ckpt: Checkpoint, path: Path) -> nn.Module:
+    """Build the model of ``ckpt`` and load its tensors, or say in one line what does not fit."""
+    from ..variants import build_model
+
+    model = build_model(ckpt.config)
+    expected = model.state_dict()
+    for key, value in ckpt.state_dict.items():
+        if key not in expected:
+            raise CheckpointError(path, f"unexpected tensor {key!r} for the inferred {_describe(ckpt.config)}")
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise CheckpointError(path, f"tensor {key!r} has shape {tuple(value.shape)}, the model expects {tuple(expected[key].shape)}")
+    missing = [k for k in expected if k not in ckpt.state_dict]
+    if missing:
+        raise CheckpointError(path, f"missing tensor {missing[0]!r} ({len(missing)} missing)")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in ckpt.state_dict.items()})
+    model.classes = ckpt.classes
+    model.checkpoint_extra = ckpt.extra
+    return model
+
+
+def _resize(model: nn.Module, image_size: int | tuple[int, int], mode: str, path: Path) -> None:
+    if mode not in ("bilinear", "bicubic"):
+        raise CheckpointError(path, f"resize mode {mode!r}: expected 'bilinear' or 'bicubic'")
+    try:
+        model.set_image_size(image_size, mode)
+    except ConfigError as e:
+        raise CheckpointError(path, f"cannot use image_size={image_size}: {e}") from None
+
+
+def _describe(cfg: ModelConfig) -> str:
+    if isinstance(cfg, ViTConfig):
+        return f"ViT (hidden {cfg.hidden_size}, {cfg.num_layers} layers, patch {cfg.patch_size[0]})"
+    return f"BiT ResNet {cfg.resnet.num_layers}"

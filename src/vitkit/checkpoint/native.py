@@ -1,0 +1,74 @@
+"""vitkit's own checkpoint format: safetensors, with the config (and class names...) as metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from ..config import ConfigError, ModelConfig, config_from_dict, config_to_json
+from .errors import CheckpointError
+
+FORMAT = "vitkit"
+
+
+def save(model: torch.nn.Module, path: str | os.PathLike[str], *, classes: list[str] | None = None,
+         extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` as safetensors with its config as metadata, atomically.
+
+    ``classes`` (default: ``model.classes`` when set) and ``extra`` (JSON-able, e.g. the data transform)
+    travel in the metadata too.
+    """
+    path = Path(path)
+    classes = classes if classes is not None else getattr(model, "classes", None)
+    meta = {"format": FORMAT, "config": config_to_json(model.config)}
+    if classes is not None:
+        meta["classes"] = json.dumps(list(classes))
+    extra = extra if extra is not None else getattr(model, "checkpoint_extra", None)
+    if extra:
+        meta["extra"] = json.dumps(extra)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def safetensors_metadata(path: Path) -> dict[str, str]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(path, f"not a readable safetensors file ({e})") from None
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(path, f"not a readable safetensors file ({e})") from None
+
+
+def read(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any]]:
+    """(config, state dict, metadata with ``classes``/``extra`` decoded) of a vitkit file."""
+    meta = safetensors_metadata(path)
+    try:
+        cfg = config_from_dict(json.loads(meta["config"]))
+        info = {"classes": json.loads(meta["classes"]) if "classes" in meta else None,
+                "extra": json.loads(meta["extra"]) if "extra" in meta else {}}
+    except (KeyError, json.JSONDecodeError, ConfigError, TypeError) as e:
+        raise CheckpointError(path, f"vitkit metadata is invalid ({e})") from None
+    return cfg, read_safetensors(path), info

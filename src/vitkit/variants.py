@@ -1,0 +1,102 @@
+"""Named variants, spelled as in the paper and decoded from one table.
+
+``ViT-B/16`` = Base width/depth/heads/MLP with 16x16 patches; ``R50+ViT-B/16`` = a BiT ResNet-50 stem
+(its "extended stage 3" so that the stem alone reduces 16x) with 1x1 patches; ``BiT-R50x1`` = a BiT
+ResNet classifier of depth 50 and width factor 1.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from torch import nn
+
+from .config import BiTConfig, ConfigError, ModelConfig, ResNetConfig, ViTConfig
+
+# name: (hidden_size, num_layers, mlp_dim, num_heads) -- paper Table 1 (+ Ti, S from DeiT / AugReg)
+SIZES: dict[str, tuple[int, int, int, int]] = {
+    "Ti": (192, 12, 768, 3),
+    "S": (384, 12, 1536, 6),
+    "B": (768, 12, 3072, 12),
+    "L": (1024, 24, 4096, 16),
+    "H": (1280, 32, 5120, 16),
+}
+
+# (ResNet depth, effective patch) -> units per stage. Stage 4 output reduces 32x; the paper's
+# "extended stage 3" (stage 4 removed, its units moved to stage 3) reduces 16x.
+HYBRID_STAGES: dict[tuple[int, int], tuple[int, ...]] = {
+    (26, 32): (2, 2, 2, 2),
+    (50, 16): (3, 4, 9),
+    (50, 32): (3, 4, 6, 3),
+}
+
+BIT_STAGES: dict[int, tuple[int, ...]] = {
+    26: (2, 2, 2, 2),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
+
+REGISTERED = (
+    "ViT-Ti/16", "ViT-S/16", "ViT-S/32", "ViT-B/8", "ViT-B/16", "ViT-B/32", "ViT-L/16", "ViT-L/32",
+    "ViT-H/14", "R50+ViT-B/16", "R50+ViT-L/32", "BiT-R50x1", "BiT-R101x3", "BiT-R152x4",
+)
+
+_VIT = re.compile(r"^(?:R(?P<depth>\d+)\+)?ViT-(?P<size>Ti|S|B|L|H)/(?P<patch>\d+)$")
+_BIT = re.compile(r"^BiT-R(?P<depth>\d+)x(?P<width>\d+)$")
+
+
+def model_config(name: str, **overrides: Any) -> ModelConfig:
+    """The config of a named variant with ``overrides`` (config field names) applied."""
+    if m := _VIT.match(name):
+        cfg = _vit_config(name, m)
+    elif m := _BIT.match(name):
+        cfg = _bit_config(name, m)
+    else:
+        raise ConfigError(f"model: unknown variant {name!r} (known: {', '.join(REGISTERED)})")
+    return cfg.replace(**overrides) if overrides else cfg
+
+
+def _vit_config(name: str, m: re.Match[str]) -> ViTConfig:
+    hidden, layers, mlp, heads = SIZES[m["size"]]
+    patch = int(m["patch"])
+    resnet = None
+    if m["depth"]:
+        stages = HYBRID_STAGES.get((int(m["depth"]), patch))
+        if stages is None:
+            known = ", ".join(f"R{d}+ViT-*/{p}" for d, p in HYBRID_STAGES)
+            raise ConfigError(f"model: no ResNet stem for {name!r} (known: {known})")
+        resnet = ResNetConfig(stages, 1)
+        patch = 1
+    return ViTConfig(
+        hidden_size=hidden, num_layers=layers, mlp_dim=mlp, num_heads=heads, patch_size=patch, resnet=resnet, name=name
+    )
+
+
+def _bit_config(name: str, m: re.Match[str]) -> BiTConfig:
+    stages = BIT_STAGES.get(int(m["depth"]))
+    if stages is None:
+        raise ConfigError(f"model: no BiT ResNet of depth {m['depth']} (known: {', '.join(map(str, BIT_STAGES))})")
+    return BiTConfig(resnet=ResNetConfig(stages, int(m["width"]), unit="pre_act"), name=name)
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The module for a config."""
+    if isinstance(cfg, ViTConfig):
+        from .models.vit import VisionTransformer
+
+        return VisionTransformer(cfg)
+    from .models.resnet import BiTResNet
+
+    return BiTResNet(cfg)
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build a named variant, e.g. ``create_model("ViT-B/16", num_classes=10, image_size=384)``."""
+    return build_model(model_config(name, **overrides))
+
+
+def list_models() -> list[str]:
+    """The registered variant names (the grammar decodes others too, e.g. ``ViT-S/8``)."""
+    return list(REGISTERED)

@@ -90,5 +90,5 @@ def to_state_dict(sd: dict[str, torch.Tensor], cfg: ViTConfig) -> dict[str, torc
         out["head.weight"], out["head.bias"] = take("classifier.weight"), take("classifier.bias")
     left.pop("embeddings.mask_token", None)  # only used by masked-image-modelling heads
     if left:
-        raise CheckpointError(cfg.name, f"unexpected tensor {sorted(left)[0]!r} in a Hugging Face ViT")
+        raise ValueError(f"unexpected tensor {sorted(left)[0]!r} in a Hugging Face ViT")
     return out

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = Non
     if suffix == ".npz":
         params = official.read_npz(path)
         cfg = official.infer_config(params, path)
-        return Checkpoint(cfg, official.to_state_dict(params, cfg), "official")
+        return Checkpoint(cfg, _convert(official.to_state_dict, params, cfg, path), "official")
     if suffix == ".safetensors":
         if native.safetensors_metadata(path).get("format") == native.FORMAT:
             cfg, sd, info = native.read(path)
@@ -67,8 +66,10 @@ def _read_dir(path: Path) -> Checkpoint:
 
 def _torch_load(path: Path) -> dict[str, torch.Tensor]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles code
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles code
+    except Exception as e:  # noqa: BLE001 -- the unpickler raises many types (struct.error...); all mean a bad file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(path, f"not a loadable weights-only torch file ({first})") from None
     for key in ("state_dict", "model", "model_state"):
@@ -88,10 +89,15 @@ def _from_timm(sd: dict[str, torch.Tensor], path: Path, num_heads: int | None) -
 
 
 def _convert(fn: Any, sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> dict[str, torch.Tensor]:
+    """Run a converter; its KeyError is a missing tensor, its ValueError an unexpected one."""
     try:
         return fn(sd, cfg)
+    except CheckpointError:
+        raise
     except KeyError as e:
         raise CheckpointError(path, f"missing tensor {e.args[0]!r}") from None
+    except ValueError as e:
+        raise CheckpointError(path, str(e)) from None
 
 
 def load(path: str | os.PathLike[str], *, image_size: int | tuple[int, int] | None = None,

@@ -126,7 +126,7 @@ def to_state_dict(params: dict[str, np.ndarray], cfg: ViTConfig) -> dict[str, to
     if cfg.resnet is not None:
         sd |= _resnet_state(left)
     if left:
-        raise CheckpointError(cfg.name, f"unexpected array {sorted(left)[0]!r} in an official ViT checkpoint")
+        raise ValueError(f"unexpected array {sorted(left)[0]!r} in an official ViT checkpoint")
     return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in sd.items()}
 
 

@@ -83,7 +83,8 @@ class VisionTransformer(nn.Module):
                 RelativePositionBias(cfg.grid_size, prefix, cfg.num_heads) for _ in range(cfg.num_layers)
             )
         self.pos_drop = nn.Dropout(cfg.dropout_rate)
-        rates = torch.linspace(0, cfg.drop_path_rate, cfg.num_layers).tolist()
+        n = cfg.num_layers
+        rates = [cfg.drop_path_rate * i / max(n - 1, 1) for i in range(n)]
         self.blocks = nn.ModuleList(Block(cfg, rate) for rate in rates)
         self.norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.pre_logits = self._make_pre_logits(cfg)

@@ -1,0 +1,34 @@
+# vitkit: `make demo` runs the paper's pipeline in miniature; `make test` runs the whole suite.
+# Both set up everything first: a virtual environment (.venv) with pinned torch, and the built-in data.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.vitkit-installed
+FMNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test setup data bench clean
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# fashion-mnist comes from Debian's package; without root the library falls back to a download.
+data:
+	@if [ ! -d $(FMNIST) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	fi
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(VENV)/bin/vitkit demo
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

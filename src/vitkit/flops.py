@@ -1,0 +1,24 @@
+"""Multiply-adds of a model at its resolution, counted on the meta device (nothing is allocated)."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .config import ModelConfig
+from .variants import build_model
+
+
+def count_macs(cfg: ModelConfig) -> int:
+    """Multiply-adds of one forward pass of one image at ``cfg.image_size`` (ViT-B/16 at 224: 17.56 G)."""
+    with torch.device("meta"):
+        model = build_model(cfg).eval()
+        x = torch.empty(1, cfg.in_chans, *cfg.image_size)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops() // 2
+
+
+def count_params(cfg: ModelConfig) -> int:
+    with torch.device("meta"):
+        return sum(p.numel() for p in build_model(cfg).parameters())

@@ -78,7 +78,8 @@ def _bit_config(name: str, m: re.Match[str]) -> BiTConfig:
     stages = BIT_STAGES.get(int(m["depth"]))
     if stages is None:
         raise ConfigError(f"model: no BiT ResNet of depth {m['depth']} (known: {', '.join(map(str, BIT_STAGES))})")
-    return BiTConfig(resnet=ResNetConfig(stages, int(m["width"]), unit="pre_act"), name=name)
+    # the BiT paper's own code pads symmetrically (3 on the root conv, 1 elsewhere), not TF SAME
+    return BiTConfig(resnet=ResNetConfig(stages, int(m["width"]), unit="pre_act", padding="fixed"), name=name)
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:

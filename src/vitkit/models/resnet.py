@@ -46,8 +46,11 @@ def pad_same_tf(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int
 
 def standardize_weight(weight: torch.Tensor, eps: float) -> torch.Tensor:
     """``(w - mean) / (std + eps)`` per output channel over (in, kh, kw), population std (official StdConv)."""
-    std, mean = torch.std_mean(weight, dim=(1, 2, 3), correction=0, keepdim=True)
-    return (weight - mean) / (std + eps)
+    # Two passes (mean, then the norm of the centred weight) instead of torch.std_mean: the same
+    # numbers, about 3x faster forward and backward on CPU, where std_mean's Welford loop dominates.
+    centred = weight - weight.mean(dim=(1, 2, 3), keepdim=True)
+    std = torch.linalg.vector_norm(centred, dim=(1, 2, 3), keepdim=True) / math.sqrt(weight[0].numel())
+    return centred / (std + eps)
 
 
 def _is_static(kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
@@ -87,7 +90,7 @@ class StdConv2d(nn.Conv2d):
         return super().extra_repr() + f", eps={self.eps}" + (", padding=same_tf" if self.same_tf else "")
 
 
-class MaxPool2d(nn.Module):
+class PaddedMaxPool2d(nn.Module):
     """Max-pool with TF ``SAME`` padding by ``-inf`` (``"same_tf"``) or BiT's symmetric zero padding (an int).
 
     BiT pads the (not rectified) root output with zeros before pooling, so an int pad is a real
@@ -132,10 +135,11 @@ class PostActBottleneck(nn.Module):
         self.gn3 = nn.GroupNorm(cfg.gn_groups, out, eps=cfg.gn_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # In-place ReLUs are safe here: GroupNorm's backward needs its input, not its output.
         shortcut = x if self.conv_proj is None else self.gn_proj(self.conv_proj(x))
-        y = F.relu(self.gn1(self.conv1(x)))
-        y = F.relu(self.gn2(self.conv2(y)))
-        return F.relu(shortcut + self.gn3(self.conv3(y)))
+        y = F.relu(self.gn1(self.conv1(x)), inplace=True)
+        y = F.relu(self.gn2(self.conv2(y)), inplace=True)
+        return F.relu(shortcut + self.gn3(self.conv3(y)), inplace=True)
 
 
 class PreActBottleneck(nn.Module):
@@ -158,11 +162,11 @@ class PreActBottleneck(nn.Module):
         self.conv3 = StdConv2d(features, out, 1, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.gn1(x))
+        out = F.relu(self.gn1(x), inplace=True)
         shortcut = x if self.conv_proj is None else self.conv_proj(out)
         y = self.conv1(out)
-        y = self.conv2(F.relu(self.gn2(y)))
-        y = self.conv3(F.relu(self.gn3(y)))
+        y = self.conv2(F.relu(self.gn2(y), inplace=True))
+        y = self.conv3(F.relu(self.gn3(y), inplace=True))
         return y + shortcut
 
 
@@ -193,7 +197,7 @@ class ResNetBody(nn.Module):
         width, post_act = cfg.width, cfg.unit == "post_act"
         self.conv_root = StdConv2d(in_chans, width, 7, 2, _conv_padding(cfg, 7), eps=cfg.ws_eps)
         self.gn_root = nn.GroupNorm(cfg.gn_groups, width, eps=cfg.gn_eps) if post_act else None
-        self.pool = MaxPool2d(3, 2, _conv_padding(cfg, 3))
+        self.pool = PaddedMaxPool2d(3, 2, _conv_padding(cfg, 3))
         stages, chans = [], width
         for i, num_units in enumerate(cfg.num_layers):
             stages.append(ResNetStage(cfg, chans, width * 2**i, num_units, 1 if i == 0 else 2))
@@ -211,13 +215,19 @@ class ResNetBody(nn.Module):
         return self.config.reduction
 
     def reset_parameters(self) -> None:
-        """Convs lecun-normal (the official flax default), GroupNorm 1/0, post-act ``gn3`` scale 0 (official)."""
+        """Convs normal with std 1/sqrt(fan_in), GroupNorm 1/0, post-act ``gn3`` scale 0 (as the official code).
+
+        Weight standardisation makes the forward pass blind to the conv init's scale; only the
+        gradients' size depends on it (flax's default, truncated lecun normal, is the same scale).
+        """
         for m in self.modules():
             if isinstance(m, StdConv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="linear")
             elif isinstance(m, nn.GroupNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        # A second pass: modules() visits a unit before its gn3, so the loop above would undo this.
+        for m in self.modules():
             if isinstance(m, PostActBottleneck):
                 nn.init.zeros_(m.gn3.weight)
 
@@ -245,7 +255,7 @@ class ResNetBody(nn.Module):
             if feats is not None:
                 feats[f"block{i}"] = x
         if self.norm is not None:
-            x = F.relu(self.norm(x))
+            x = F.relu(self.norm(x), inplace=True)
         return x
 
 
@@ -293,4 +303,5 @@ class BiTResNet(nn.Module):
         self.head = self._make_head(num_classes).to(device=ref.device, dtype=ref.dtype)
 
     def no_weight_decay(self) -> set[str]:
+        """Names of parameters to exempt from weight decay: none (the paper names no exemptions)."""
         return set()

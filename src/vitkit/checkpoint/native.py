@@ -22,18 +22,24 @@ def save(model: torch.nn.Module, path: str | os.PathLike[str], *, classes: list[
          extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to ``path`` as safetensors with its config as metadata, atomically.
 
-    ``classes`` (default: ``model.classes`` when set) and ``extra`` (JSON-able, e.g. the data transform)
-    travel in the metadata too.
+    ``classes`` (default: ``model.classes`` when set) and ``extra`` (JSON-able, e.g. the data transform;
+    default ``model.checkpoint_extra``) travel in the metadata too.
     """
-    path = Path(path)
     classes = classes if classes is not None else getattr(model, "classes", None)
-    meta = {"format": FORMAT, "config": config_to_json(model.config)}
+    extra = extra if extra is not None else getattr(model, "checkpoint_extra", None)
+    return save_state(model.state_dict(), model.config, path, classes=classes, extra=extra)
+
+
+def save_state(state_dict: dict[str, torch.Tensor], config: ModelConfig, path: str | os.PathLike[str], *,
+               classes: list[str] | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """``save`` for a bare state dict (e.g. gathered from a sharded model)."""
+    path = Path(path)
+    meta = {"format": FORMAT, "config": config_to_json(config)}
     if classes is not None:
         meta["classes"] = json.dumps(list(classes))
-    extra = extra if extra is not None else getattr(model, "checkpoint_extra", None)
     if extra:
         meta["extra"] = json.dumps(extra)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

@@ -11,6 +11,8 @@ COMMANDS = {
     "models": "models",
     "info": "info",
     "convert": "convert",
+    "train": "train",
+    "finetune": "finetune",
 }
 
 

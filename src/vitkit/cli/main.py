@@ -13,6 +13,8 @@ COMMANDS = {
     "convert": "convert",
     "train": "train",
     "finetune": "finetune",
+    "eval": "eval",
+    "predict": "predict",
 }
 
 

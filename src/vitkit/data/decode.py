@@ -36,12 +36,14 @@ def set_max_image_pixels(limit: int) -> None:
     """Set the decompression-bomb limit (width x height) that ``load_image`` enforces for the process.
 
     Pillow refuses on its own anything above twice ``PIL.Image.MAX_IMAGE_PIXELS`` (about 179M pixels
-    by default): raise that too for larger limits. A DataError still results, never Pillow's exception.
+    by default), so a larger limit raises Pillow's too; a smaller one leaves Pillow's alone.
     """
     global _max_pixels
     if int(limit) <= 0:
         raise ValueError(f"max image pixels: expected a positive int, got {limit!r}")
     _max_pixels = int(limit)
+    if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < _max_pixels:
+        Image.MAX_IMAGE_PIXELS = _max_pixels
 
 
 def get_max_image_pixels() -> int:
@@ -74,10 +76,10 @@ def _decode(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:
         with warnings.catch_warnings():
             # Pillow's own bomb check warns below its hard limit; our limit decides, so silence it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(fp) as im:
-                _check_size(im, name, limit)
-                im.load()
-                return to_rgb(_exif_transpose(im))
+            im = Image.open(fp)
+            _check_size(im, name, limit)
+            im.load()  # decode now, while the file is open: truncation surfaces here, not later
+            return to_rgb(_exif_transpose(im))
     except DataError:
         raise
     except Image.DecompressionBombError as exc:

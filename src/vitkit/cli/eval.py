@@ -1,0 +1,41 @@
+"""``vitkit eval CKPT --data SPEC``: top-1/top-5, per-class accuracy and the confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "evaluate a checkpoint on a data set (top-1/5, per class, confusion matrix)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="any checkpoint or run folder")
+    p.add_argument("--data", required=True, help="data spec, e.g. fashion-mnist:test or a folder")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--json", dest="json_out", default=None, help="also write the result as JSON to this path")
+    p.add_argument("--device", default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import load
+    from ..data import DataError, make_loader, open_dataset
+    from ..evaluate import evaluate
+    from ..predict import transform_for
+    from ..train.loop import pick_device
+
+    device = pick_device(args.device)
+    model = load(args.checkpoint, device=device)
+    data = open_dataset(args.data)
+    data.validate()
+    classes = getattr(model, "classes", None) or data.classes
+    if model.config.num_classes != len(data.classes):
+        raise DataError(f"{args.data}: {len(data.classes)} classes, the checkpoint predicts {model.config.num_classes}")
+    if getattr(model, "classes", None) and list(model.classes) != list(data.classes):
+        raise DataError(f"{args.data}: class names differ from the checkpoint's ({data.classes[:3]}... vs {model.classes[:3]}...)")
+    loader = make_loader(data, transform_for(model), args.batch_size, train=False)
+    result = evaluate(model, loader, model.config.num_classes, device)
+    print(result.table(classes))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result.to_dict(classes), indent=1))
+    return 0

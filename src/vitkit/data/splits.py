@@ -1,0 +1,19 @@
+"""Fixed train/test splits of data sets that ship as one array."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vitkit.data.arrays import ArrayDataset
+from vitkit.data.errors import DataError
+
+
+def seeded_split(full: ArrayDataset, split: str, test_size: int, *, seed: int = 0, name: str) -> ArrayDataset:
+    """``split`` ("train" or "test") of ``full``: one seeded permutation, the last ``test_size`` of it
+    is test, the rest train (each in permutation order). The same seed gives the same split anywhere."""
+    order = np.random.default_rng(seed).permutation(len(full))
+    if split == "train":
+        return full.subset(order[: len(full) - test_size], f"{name}:train")
+    if split == "test":
+        return full.subset(order[len(full) - test_size:], f"{name}:test")
+    raise DataError(f"{name}: unknown split {split!r} (valid: train, test)")

@@ -240,3 +240,14 @@ def run_fewshot(
         results[shot] = {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "accs": accs,
                          "l2s": [r["l2"] for r in runs]}
     return results
+
+
+def shot_indices(
+    labels: Any, shots: Sequence[int], seeds: int | Sequence[int], num_classes: int | None = None
+) -> np.ndarray:
+    """Sorted indices of every example ``run_fewshot(..., shots, seeds, num_classes)`` draws from a pool
+    with these ``labels``: only those need features (the draws depend on the labels and seeds alone)."""
+    labels = _array(labels, np.int64)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    picked = [sample_shots(labels, shot, seed, num_classes) for shot in shots for seed in seed_list]
+    return np.unique(np.concatenate(picked)) if picked else np.zeros(0, np.int64)

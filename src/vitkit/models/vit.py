@@ -6,6 +6,7 @@ Data flow: ``patch_embed`` (conv P x P, or ResNet + conv) -> ``cls_token`` prepe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -145,9 +146,15 @@ class VisionTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """All tokens after the final LayerNorm, (B, T, D); T includes the class token."""
-        x, grid = self._embed(x)
+    def forward_features(self, x: torch.Tensor,
+                         patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """All tokens after the final LayerNorm, (B, T, D); T includes the class token.
+
+        ``patch_hook`` maps the patch tokens (B, N, D), straight out of the patch projection (before
+        the class token and position embeddings), to their replacement: masked patch prediction
+        (§4.6) corrupts them there.
+        """
+        x, grid = self._embed(x, patch_hook=patch_hook)
         biases = self._attention_biases(grid)
         for i, block in enumerate(self.blocks):
             x = self._add_posemb(x, grid, i)
@@ -196,10 +203,13 @@ class VisionTransformer(nn.Module):
 
     # ----------------------------------------------------------------------------------- internals
 
-    def _embed(self, x: torch.Tensor, inter: dict[str, Any] | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
+    def _embed(self, x: torch.Tensor, inter: dict[str, Any] | None = None,
+               patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
         x = self.patch_embed(x, inter)
         grid = (x.shape[-2], x.shape[-1])
         x = x.flatten(2).transpose(1, 2)
+        if patch_hook is not None:
+            x = patch_hook(x)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
         return x, grid

@@ -29,7 +29,16 @@ from .objectives import make_objective
 from .runlog import RunLog
 from .schedule import lr_at
 from .spec import TrainSpec
-from .state import STATE_FILE, atomic_torch_save, full_state, read_state, restore_state, rng_state, set_rng_state
+from .state import (
+    STATE_FILE,
+    atomic_torch_save,
+    full_model_state,
+    full_state,
+    read_state,
+    restore_state,
+    rng_state,
+    set_rng_state,
+)
 
 
 def pick_device(name: str | None) -> torch.device:
@@ -65,6 +74,7 @@ class Trainer:
         torch.manual_seed(spec.seed)
         self.model = self._build_model()
         self.transform = self._transform()
+        self.train_module = self._train_module()
         self.steps_per_epoch = len(self.train_set) // self.recipe.batch_size
         if self.steps_per_epoch == 0:
             raise DataError(f"{spec.data}: {len(self.train_set)} images, fewer than one batch of {self.recipe.batch_size}")
@@ -111,6 +121,15 @@ class Trainer:
             model.set_grad_checkpointing(True)
         return model.to(self.device)
 
+    def _train_module(self) -> nn.Module:
+        """What the optimizer updates and ``last.pt`` holds: the model itself, or for masked patch
+        prediction the ViT with its [mask] embedding and colour head (weights files keep the ViT alone)."""
+        if self.recipe.objective != "mpp":
+            return self.model
+        from .mpp import MPPModel
+
+        return MPPModel(self.model, self.transform.mean, self.transform.std)
+
     def _transform(self) -> TransformConfig:
         stored = (self.model.checkpoint_extra or {}).get("transform")
         base = TransformConfig.from_dict(stored) if stored else TransformConfig()
@@ -120,7 +139,7 @@ class Trainer:
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         r = self.recipe
-        skip = self.model.no_weight_decay() if hasattr(self.model, "no_weight_decay") else set()
+        skip = self.train_module.no_weight_decay() if hasattr(self.train_module, "no_weight_decay") else set()
         decay, no_decay = [], []
         for name, p in model.named_parameters():
             if not p.requires_grad:
@@ -139,7 +158,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if d.is_main:
             self.spec.write(self.out)
-        model = dist_utils.wrap(self.model, d, self.device, self.spec.fsdp)
+        model = dist_utils.wrap(self.train_module, d, self.device, self.spec.fsdp)
         optimizer = self._optimizer(model)
         ema = EMA(self.model, r.ema_decay) if r.ema_decay else None
         step, best = 0, -1.0
@@ -198,7 +217,10 @@ class Trainer:
         r = self.recipe
         total, stats = 0.0, {}
         for i in range(r.accum_steps):
-            images, labels = next(batches)
+            images, labels = next(batches, (None, None))
+            if images is None:
+                raise DataError(f"{self.spec.data}: the data ran out before the epoch's {self.steps_per_epoch} steps "
+                                "(undecodable images skipped, or uneven shards)")
             images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
             sync = i == r.accum_steps - 1 or not hasattr(model, "no_sync")
             with (contextlib.nullcontext() if sync else model.no_sync()):
@@ -239,7 +261,9 @@ class Trainer:
 
     def _save_weights(self, name: str, ema: EMA | None, state: dict | None = None) -> None:
         if state is None:
-            state = self.eval_model(ema).state_dict()
+            state = ema.shadow.state_dict() if ema is not None else full_model_state(self.model)
+        elif self.train_module is not self.model:  # the MPP wrapper's state: keep the ViT's weights
+            state = self.train_module.vit_state(state)
         if self.dist.is_main:
             save_state(state, self.model.config, self.out / name, classes=self.classes, extra=self._extra())
 

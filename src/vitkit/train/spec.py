@@ -10,7 +10,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from ..config import BiTConfig, ConfigError, ViTConfig
 from ..data.transforms import TransformConfig
@@ -62,6 +62,12 @@ _RECIPE_FIELDS = {f.name for f in dataclasses.fields(Recipe)}
 _TRANSFORM_FIELDS = {f.name for f in dataclasses.fields(TransformConfig)} - {"image_size", "in_chans"}
 
 
+def _literal_none(cls: type, key: str) -> bool:
+    """Whether ``key`` of dataclass ``cls`` takes the string "none" (posemb, train_crop), not None."""
+    hint = get_type_hints(cls).get(key)
+    return hint is not None and "none" in get_args(hint)
+
+
 def route_sets(recipe_name: str, sets: dict[str, Any], recipe_overrides: dict[str, Any] | None = None
                ) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
     """Split ``--set`` values into (recipe, model overrides, transform overrides)."""
@@ -69,6 +75,8 @@ def route_sets(recipe_name: str, sets: dict[str, Any], recipe_overrides: dict[st
     model_kw: dict[str, Any] = {}
     transform_kw: dict[str, Any] = {}
     for key, value in sets.items():
+        if value is None and any(_literal_none(c, key) for c in (ViTConfig, TransformConfig)):
+            value = "none"
         if key in _RECIPE_FIELDS:
             recipe_kw[key] = value
         elif key in _MODEL_FIELDS:

@@ -15,7 +15,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_state_dict,
+    set_state_dict,
+)
 
 from ..checkpoint.errors import CheckpointError
 
@@ -38,6 +43,11 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
     """Model and optimizer state with parameter names as keys, gathered whole (DDP, FSDP or plain)."""
     return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def full_model_state(model: nn.Module) -> dict:
+    """The whole model state dict on every call (a collective under FSDP: call it on all ranks)."""
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
 def restore_state(model: nn.Module, optimizer: torch.optim.Optimizer, model_sd: dict, optim_sd: dict) -> None:

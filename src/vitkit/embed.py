@@ -1,0 +1,415 @@
+"""Image embeddings: the representation y of every image of a data set (the pre-logits, paper eq. 4),
+kept with where each image came from, its label and the class names.
+
+``embed_dataset`` embeds in memory; ``embed_to_file`` writes a file and survives interruption: it embeds
+``chunk_size`` images at a time into ``<out>.partial/`` (one ``chunk_00000.npz`` per chunk, then
+``progress.json``, each written atomically), skips the chunks found there on a rerun of the same job,
+and assembles the output file atomically at the end (then removes the folder). A partial folder left by
+a different job (another checkpoint, data set, transform or chunk size) is discarded.
+
+File formats: ``.npz`` with arrays ``embeddings`` (N, D) float32, ``paths`` (N,) str, ``labels`` (N,)
+int64 when known, ``classes`` and ``meta`` (a JSON string: checkpoint, data, normalisation); or
+Parquet (``pyarrow``), one row per image: ``path``, ``label``, ``embedding`` (fixed-size list of
+float32), with ``classes`` and ``meta`` in the schema metadata under ``vitkit``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from .data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
+
+Format = Literal["npz", "parquet"]
+FORMATS = ("npz", "parquet")
+CHUNK_SIZE = 4096  # images per chunk of a resumable run
+PROGRESS_FILE = "progress.json"
+
+
+@dataclass
+class Embeddings:
+    """Embeddings ``(N, D)`` float32 with each image's ``paths`` entry (``dataset.describe(i)``),
+    ``labels`` (int64, or None when unknown), the ``classes`` names and free-form ``meta``."""
+
+    embeddings: np.ndarray
+    paths: list[str]
+    labels: np.ndarray | None = None
+    classes: list[str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.embeddings = np.asarray(self.embeddings, dtype=np.float32)
+        if self.embeddings.ndim != 2:
+            raise DataError(f"embeddings: expected an (N, D) array, got shape {self.embeddings.shape}")
+        self.paths = [str(p) for p in self.paths]
+        if self.labels is not None:
+            self.labels = np.asarray(self.labels, dtype=np.int64)
+        for name, n in (("paths", len(self.paths)), ("labels", None if self.labels is None else len(self.labels))):
+            if n is not None and n != len(self.embeddings):
+                raise DataError(f"embeddings: {len(self.embeddings)} rows but {n} {name}")
+
+    def __len__(self) -> int:
+        return len(self.embeddings)
+
+    @property
+    def dim(self) -> int:
+        return self.embeddings.shape[1]
+
+    def normalized(self) -> Embeddings:
+        """A copy with every row scaled to unit L2 norm (zero rows stay zero)."""
+        return dataclasses.replace(self, embeddings=l2_normalize(self.embeddings), meta={**self.meta, "normalized": True})
+
+    def save(self, path: str | os.PathLike[str], format: Format | None = None) -> Path:
+        """Write atomically (a reader sees the old file or the new one); format from the suffix by default."""
+        path = Path(path)
+        fmt = format or format_for(path)
+        if fmt not in FORMATS:
+            raise DataError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+        write = _write_parquet if fmt == "parquet" else _write_npz
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, lambda f: write(self, f))
+        return path
+
+
+def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Rows of ``x`` divided by their L2 norm (float32)."""
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), eps)
+
+
+def format_for(path: str | os.PathLike[str]) -> Format:
+    """``parquet`` for ``.parquet``/``.pq`` names, else ``npz``."""
+    return "parquet" if str(path).lower().endswith((".parquet", ".pq")) else "npz"
+
+
+# -------------------------------------------------------------------------------------------- files
+
+def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
+    """``write(binary file)`` to a temporary file beside ``path``, renamed over it only when complete."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_npz(e: Embeddings, f: Any) -> None:
+    arrays: dict[str, np.ndarray] = {"embeddings": e.embeddings, "paths": np.array(e.paths, dtype=str),
+                                     "meta": np.array(json.dumps(e.meta))}
+    if e.labels is not None:
+        arrays["labels"] = e.labels
+    if e.classes is not None:
+        arrays["classes"] = np.array(e.classes, dtype=str)
+    np.savez(f, **arrays)
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise DataError("parquet files need pyarrow: pip install pyarrow") from None
+    return pyarrow
+
+
+def _write_parquet(e: Embeddings, f: Any) -> None:
+    pa = _pyarrow()
+    flat = pa.array(e.embeddings.reshape(-1), type=pa.float32())
+    columns = {"path": pa.array(e.paths, type=pa.string())}
+    if e.labels is not None:
+        columns["label"] = pa.array(e.labels, type=pa.int64())
+    columns["embedding"] = pa.FixedSizeListArray.from_arrays(flat, e.dim)
+    meta = {"classes": e.classes, "meta": e.meta}
+    table = pa.table(columns).replace_schema_metadata({"vitkit": json.dumps(meta)})
+    pa.parquet.write_table(table, f)
+
+
+def load_embeddings(path: str | os.PathLike[str]) -> Embeddings:
+    """Read a file ``Embeddings.save`` wrote (.npz or .parquet); a DataError names what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such embeddings file")
+    return _read_parquet(path) if format_for(path) == "parquet" else _read_npz(path)
+
+
+def _read_npz(path: Path) -> Embeddings:
+    if not zipfile.is_zipfile(path):  # np.load would try to unpickle it
+        raise DataError(f"{path}: not an .npz file (expected one written by `vitkit embed`)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    if "embeddings" not in arrays:
+        raise DataError(f"{path}: no 'embeddings' array (holds: {', '.join(sorted(arrays)) or 'nothing'})")
+    emb = arrays["embeddings"]
+    paths = arrays["paths"].tolist() if "paths" in arrays else [str(i) for i in range(len(emb))]
+    classes = arrays["classes"].tolist() if "classes" in arrays else None
+    meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
+    return Embeddings(emb, paths, arrays.get("labels"), classes, meta)
+
+
+def _read_parquet(path: Path) -> Embeddings:
+    pa = _pyarrow()
+    try:
+        table = pa.parquet.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from None
+    if "embedding" not in table.column_names:
+        raise DataError(f"{path}: no 'embedding' column (columns: {', '.join(table.column_names)})")
+    column = table.column("embedding").combine_chunks()
+    if not pa.types.is_fixed_size_list(column.type):
+        raise DataError(f"{path}: the 'embedding' column is not a fixed-size list")
+    emb = column.flatten().to_numpy().reshape(len(table), column.type.list_size)
+    paths = table.column("path").to_pylist() if "path" in table.column_names else [str(i) for i in range(len(emb))]
+    labels = table.column("label").to_numpy() if "label" in table.column_names else None
+    info = json.loads((table.schema.metadata or {}).get(b"vitkit", b"{}"))
+    return Embeddings(emb, paths, labels, info.get("classes"), info.get("meta") or {})
+
+
+# ------------------------------------------------------------------------------------ computation
+
+def embedding_fn(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Images -> representation: ``model.embed`` (ViT), else ``forward_head(pre_logits=True)`` (BiT: pooled features)."""
+    if hasattr(model, "embed"):
+        return model.embed
+    return lambda x: model.forward_head(model.forward_features(x), pre_logits=True)
+
+
+def dataset_paths(dataset: LabeledDataset) -> list[str]:
+    """``describe(i)`` of every sample (for shards from one scan, not one per sample)."""
+    if isinstance(dataset, WebDataset):
+        return [f"{url}:{key}" for url, keys in zip(dataset.urls, dataset.scan().keys, strict=True) for key in keys]
+    return [dataset.describe(i) for i in range(len(dataset))]
+
+
+def dataset_labels(dataset: LabeledDataset) -> np.ndarray | None:
+    """All labels without decoding an image, when the data set knows them (arrays, folders, manifests)."""
+    if isinstance(dataset, ArrayDataset):
+        return dataset.labels.numpy()
+    samples = getattr(dataset, "samples", None)
+    if isinstance(samples, list):
+        return np.array([label for _, label in samples], dtype=np.int64)
+    return None
+
+
+class _Subset(LabeledDataset, Dataset):
+    """Samples ``indices`` of an indexable data set, described as in the full set."""
+
+    def __init__(self, dataset: LabeledDataset, indices: Sequence[int]) -> None:
+        self.dataset, self.indices, self.classes = dataset, [int(i) for i in indices], dataset.classes
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[self.indices[index]]
+
+    def describe(self, index: int) -> str:
+        return self.dataset.describe(self.indices[index])
+
+
+def subset(dataset: LabeledDataset, indices: Sequence[int]) -> LabeledDataset:
+    """The samples ``indices`` of ``dataset`` (map-style sets only). In-memory sets stay ArrayDatasets
+    (batched transforms), which describe a sample by its position in the subset."""
+    if isinstance(dataset, WebDataset):
+        raise DataError("a subset of WebDataset shards cannot be taken by index")
+    if isinstance(dataset, ArrayDataset):
+        return dataset.subset(np.asarray(indices, dtype=np.int64), name=f"{dataset.name}:subset")
+    return _Subset(dataset, indices)
+
+
+def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
+    from tqdm import tqdm
+
+    disable = (not sys.stderr.isatty()) if enabled is None else not enabled
+    return tqdm(total=total, initial=initial, unit="img", dynamic_ncols=True, disable=disable, desc="embed")
+
+
+@torch.inference_mode()
+def _embedded_batches(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                      device: torch.device) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    fn = embedding_fn(model)
+    for images, labels in batches:
+        yield fn(images.to(device)).float().cpu().numpy(), labels.numpy()
+
+
+def _loader(dataset: LabeledDataset, transform: TransformConfig, batch_size: int, start: int, num_workers: int) -> Any:
+    # shards read by several workers interleave their samples: one reader keeps the describe() order
+    workers = 0 if isinstance(dataset, WebDataset) else num_workers
+    return make_loader(dataset, transform, batch_size, train=False, num_workers=workers, start_index=start)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def embed_dataset(model: nn.Module, dataset: LabeledDataset, transform: TransformConfig | None = None, *,
+                  batch_size: int = 256, num_workers: int = 0, progress: bool | None = None) -> Embeddings:
+    """Embed every image of ``dataset`` in order, in memory (``transform``: the checkpoint's by default)."""
+    from .predict import transform_for
+
+    transform = transform or transform_for(model)
+    model.eval()
+    n = len(dataset)
+    rows, labels = [], []
+    with _progress_bar(n, 0, progress) as bar:
+        batches = _loader(dataset, transform, batch_size, 0, num_workers)
+        for emb, lab in _embedded_batches(model, batches, _model_device(model)):
+            rows.append(emb)
+            labels.append(lab)
+            bar.update(len(emb))
+    emb = np.concatenate(rows) if rows else np.zeros((0, _embed_dim(model)), np.float32)
+    if len(emb) != n:
+        raise DataError(f"{n} images in the data set but {len(emb)} embedded (undecodable images skipped?)")
+    return Embeddings(emb, dataset_paths(dataset), np.concatenate(labels) if labels else None, list(dataset.classes))
+
+
+def embed_images(model: nn.Module, paths: Sequence[str | os.PathLike[str]], transform: TransformConfig | None = None,
+                 batch_size: int = 64) -> np.ndarray:
+    """Embeddings ``(N, D)`` float32 of image files, with the checkpoint's eval transform by default."""
+    from .data import build_transform, load_image
+    from .predict import transform_for
+
+    per_image = build_transform(transform or transform_for(model), train=False)
+    model.eval()
+    rows = []
+    for start in range(0, len(paths), batch_size):
+        x = torch.stack([per_image(load_image(p)) for p in paths[start: start + batch_size]])
+        rows += [emb for emb, _ in _embedded_batches(model, [(x, torch.zeros(len(x)))], _model_device(model))]
+    return np.concatenate(rows) if rows else np.zeros((0, _embed_dim(model)), np.float32)
+
+
+def _embed_dim(model: nn.Module) -> int:
+    return int(model.config.embed_dim)
+
+
+# ------------------------------------------------------------------------------ resumable to a file
+
+def partial_dir(out: str | os.PathLike[str]) -> Path:
+    """Where ``embed_to_file`` keeps finished chunks until the output is assembled."""
+    out = Path(out)
+    return out.with_name(out.name + ".partial")
+
+
+def _chunk_path(folder: Path, index: int) -> Path:
+    return folder / f"chunk_{index:05d}.npz"
+
+
+def _done_chunks(folder: Path, job: dict[str, Any]) -> int:
+    """Chunks already embedded for ``job`` in ``folder``; a folder of another job is emptied."""
+    progress = folder / PROGRESS_FILE
+    if progress.is_file():
+        try:
+            state = json.loads(progress.read_text())
+        except (OSError, ValueError):
+            state = {}
+        done = int(state.get("done", 0)) if state.get("job") == job else 0
+        if done and all(_chunk_path(folder, i).is_file() for i in range(done)):
+            return done
+        print(f"embed: discarding {folder} (left by a different job)", file=sys.stderr)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return 0
+
+
+def _save_chunk(folder: Path, index: int, job: dict[str, Any], emb: np.ndarray, labels: np.ndarray) -> None:
+    _write_atomic(_chunk_path(folder, index), lambda f: np.savez(f, embeddings=emb, labels=labels))
+    state = json.dumps({"job": job, "done": index + 1}, indent=1).encode()
+    _write_atomic(folder / PROGRESS_FILE, lambda f: f.write(state))  # only after the chunk is whole
+
+
+def embed_to_file(model: nn.Module, dataset: LabeledDataset, out: str | os.PathLike[str], *,
+                  transform: TransformConfig | None = None, batch_size: int = 256, chunk_size: int = CHUNK_SIZE,
+                  normalize: bool = False, format: Format | None = None, num_workers: int = 0,
+                  progress: bool | None = None, job: dict[str, Any] | None = None,
+                  on_chunk: Callable[[int], None] | None = None) -> Embeddings:
+    """Embed ``dataset`` into ``out`` resumably (see the module docstring); returns what was written.
+
+    ``job``: JSON-able facts that identify the work (the CLI passes the checkpoint file and its
+    modification time, the data spec); chunks of a partial folder are reused only for the same job,
+    data size, transform and chunk size. ``on_chunk(i)`` is called after chunk ``i`` is safely on disk.
+    ``normalize`` scales the assembled rows to unit L2 norm (chunks keep the raw embeddings).
+    """
+    from .predict import transform_for
+
+    if chunk_size <= 0 or batch_size <= 0:
+        raise DataError(f"chunk_size and batch_size: expected positive ints, got {chunk_size}, {batch_size}")
+    if (format or format_for(out)) == "parquet":
+        _pyarrow()  # fail before the work, not after it
+    transform = transform or transform_for(model)
+    model.eval()
+    n = len(dataset)
+    num_chunks = -(-n // chunk_size)
+    identity = {**(job or {}), "num_images": n, "chunk_size": chunk_size, "transform": transform.to_dict()}
+    folder = partial_dir(out)
+    done = _done_chunks(folder, identity)
+    if done:
+        print(f"embed: resuming, {done} of {num_chunks} chunks done in {folder}", file=sys.stderr)
+    if done < num_chunks:
+        _embed_chunks(model, dataset, transform, folder, identity, done, chunk_size, batch_size, num_workers,
+                      progress, on_chunk)
+    result = _assemble(folder, num_chunks, dataset, {**(job or {}), "normalized": normalize})
+    if normalize:
+        result = result.normalized()
+    result.save(out, format)
+    shutil.rmtree(folder)
+    return result
+
+
+def _embed_chunks(model: nn.Module, dataset: LabeledDataset, transform: TransformConfig, folder: Path,
+                  identity: dict[str, Any], first: int, chunk_size: int, batch_size: int, num_workers: int,
+                  progress: bool | None, on_chunk: Callable[[int], None] | None) -> None:
+    """Embed chunks ``first, first + 1, ...`` in order, each saved as soon as its rows are in."""
+    n = len(dataset)
+    num_chunks = -(-n // chunk_size)
+    batches = _loader(dataset, transform, batch_size, first * chunk_size, num_workers)
+    pending: list[tuple[np.ndarray, np.ndarray]] = []  # embedded rows not yet in a chunk, with labels
+    chunk = first
+    with _progress_bar(n, first * chunk_size, progress) as bar:
+        for emb, lab in _embedded_batches(model, batches, _model_device(model)):
+            pending.append((emb, lab))
+            bar.update(len(emb))
+            size = min(chunk_size, n - chunk * chunk_size)
+            while chunk < num_chunks and sum(len(e) for e, _ in pending) >= size:
+                emb_all, lab_all = (np.concatenate(parts) for parts in zip(*pending))
+                _save_chunk(folder, chunk, identity, emb_all[:size], lab_all[:size])
+                pending = [(emb_all[size:], lab_all[size:])]
+                if on_chunk is not None:
+                    on_chunk(chunk)
+                chunk += 1
+                size = min(chunk_size, n - chunk * chunk_size)
+    if chunk < num_chunks:
+        got = chunk * chunk_size + sum(len(e) for e, _ in pending)
+        raise DataError(f"{n} images in the data set but only {got} embedded (undecodable images skipped?)")
+
+
+def _assemble(folder: Path, num_chunks: int, dataset: LabeledDataset, meta: dict[str, Any]) -> Embeddings:
+    rows, labels = [], []
+    for i in range(num_chunks):
+        with np.load(_chunk_path(folder, i), allow_pickle=False) as z:
+            rows.append(z["embeddings"])
+            labels.append(z["labels"])
+    emb = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+    lab = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    return Embeddings(emb, dataset_paths(dataset), lab, list(dataset.classes), meta)

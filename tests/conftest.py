@@ -6,7 +6,8 @@ import torch
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# OMP_NUM_THREADS wins (e.g. 1 when other jobs share the machine); otherwise at most 2 threads
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(scope="session")

@@ -260,7 +260,9 @@ def _loader(dataset: LabeledDataset, transform: TransformConfig, batch_size: int
 
 
 def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    from .predict import model_device  # a torch model, or an OnnxRunner
+
+    return model_device(model)
 
 
 def embed_dataset(model: nn.Module, dataset: LabeledDataset, transform: TransformConfig | None = None, *,

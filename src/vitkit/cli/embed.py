@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="images per chunk kept in OUT.partial/ until done: a rerun skips finished chunks")
     p.add_argument("--workers", type=int, default=0, help="image decoding processes")
     p.add_argument("--device", default=None)
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+                   help="auto: onnxruntime for .onnx files (vitkit export --output embedding), torch otherwise")
 
 
 def checkpoint_identity(path: str) -> dict[str, object]:
@@ -32,12 +34,11 @@ def checkpoint_identity(path: str) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load
     from ..data import open_dataset
     from ..embed import embed_to_file
-    from ..train.loop import pick_device
+    from ..predict import load_for_inference
 
-    model = load(args.checkpoint, device=pick_device(args.device))
+    model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device, output="embedding")
     data = open_dataset(args.data)
     data.validate()
     job = {**checkpoint_identity(args.checkpoint), "data": args.data, "model": model.config.name or None}

@@ -15,6 +15,13 @@ COMMANDS = {
     "finetune": "finetune",
     "eval": "eval",
     "predict": "predict",
+    "demo": "demo",
+    "export": "export",
+    "bench": "bench",
+    "embed": "embed",
+    "neighbors": "neighbors",
+    "fewshot": "fewshot",
+    "inspect": "inspect",
 }
 
 
@@ -33,8 +40,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's input, reported in one line without a traceback."""
     from ..checkpoint.errors import CheckpointError
     from ..config import ConfigError
+    from ..export import ExportError
 
-    errors: list[type[BaseException]] = [CheckpointError, ConfigError, FileNotFoundError]
+    errors: list[type[BaseException]] = [CheckpointError, ConfigError, ExportError, FileNotFoundError]
     try:
         from ..data.errors import DataError
 

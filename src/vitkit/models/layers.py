@@ -52,7 +52,8 @@ class Attention(nn.Module):
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         p = self.dropout if self.training else 0.0
-        if need_weights:
+        # torch 2.14's ONNX exporter cannot decompose SDPA with a mask (relative position biases)
+        if need_weights or (bias is not None and torch.compiler.is_exporting()):
             logits = (q * self.head_dim**-0.5) @ k.transpose(-2, -1)
             if bias is not None:
                 logits = logits + bias

@@ -17,13 +17,23 @@ from torch import nn
 ResizeMode = Literal["bilinear", "bicubic"]
 
 
+def unchanged(old: tuple[int, ...] | torch.Size, new: tuple[int, ...] | torch.Size) -> bool:
+    """Whether a resize from ``old`` to ``new`` can be skipped.
+
+    Never while exporting: there the sizes may be symbolic (an ONNX graph with a dynamic image size), and
+    the resize must stay in the graph. It costs nothing in value: an align_corners=True resize to the same
+    size is the identity.
+    """
+    return not torch.compiler.is_exporting() and tuple(old) == tuple(new)
+
+
 def resize_grid(grid: torch.Tensor, new: tuple[int, int], mode: ResizeMode = "bilinear") -> torch.Tensor:
     """Resize a (S, h, w, D) grid of embeddings to (S, *new, D).
 
     ``bilinear`` uses align_corners=True: corner embeddings stay at the corners, which is exactly the
     official fine-tuning resize (``scipy.ndimage.zoom(order=1)``).
     """
-    if tuple(grid.shape[1:3]) == tuple(new):
+    if unchanged(grid.shape[1:3], new):
         return grid
     x = grid.permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=new, mode=mode, align_corners=True)
@@ -33,7 +43,7 @@ def resize_grid(grid: torch.Tensor, new: tuple[int, int], mode: ResizeMode = "bi
 def resize_tokens(emb: torch.Tensor, old: tuple[int, int], new: tuple[int, int], prefix: int,
                   mode: ResizeMode = "bilinear") -> torch.Tensor:
     """Resize (S, prefix + h*w, D) token embeddings; the prefix (class-token) rows are kept as they are."""
-    if tuple(old) == tuple(new):
+    if unchanged(old, new):
         return emb
     head, body = emb[:, :prefix], emb[:, prefix:]
     body = resize_grid(body.reshape(emb.shape[0], *old, -1), new, mode).flatten(1, 2)
@@ -76,7 +86,7 @@ class LearnedPosEmb2D(nn.Module):
 
     @staticmethod
     def _resize_axis(axis: torch.Tensor, n: int) -> torch.Tensor:
-        if axis.shape[1] == n:
+        if unchanged(axis.shape[1:2], (n,)):
             return axis
         return F.interpolate(axis.transpose(1, 2).float(), size=n, mode="linear", align_corners=True).transpose(1, 2).to(axis.dtype)
 
@@ -124,6 +134,8 @@ class SinCosPosEmb2D(nn.Module):
         return torch.cat([emb.new_zeros(self.prefix, self.dim), emb])[None]
 
     def embedding(self, grid: tuple[int, int], index: int = 0) -> torch.Tensor:
+        if torch.compiler.is_exporting():  # a symbolic grid: computed in the graph, never cached
+            return self._make(grid).to(self.cache.device)
         if tuple(grid) != self._grid:
             self._grid = tuple(grid)
             self.cache = self._make(self._grid).to(self.cache.device)
@@ -152,7 +164,7 @@ class RelativePositionBias(nn.Module):
 
     def _table(self, grid: tuple[int, int], mode: ResizeMode = "bilinear") -> torch.Tensor:
         size = (2 * grid[0] - 1, 2 * grid[1] - 1)
-        if size == tuple(self.table.shape[1:]):
+        if unchanged(self.table.shape[1:], size):
             return self.table
         return F.interpolate(self.table[None], size=size, mode=mode, align_corners=True)[0]
 

@@ -1,0 +1,217 @@
+"""``run_bench``: every case, every library, timed in alternation; then FLOP rates, memory, the pipeline.
+
+Per case, all libraries' models are built in this one process and timed round-robin (``timing.alternate``);
+peak memory is then measured per library in a fresh process each (``memory``). The matmul peak (the best
+of torch's, numpy's and onnxruntime's GEMM; ``matmul_peak``) is measured before and after the cases, in the
+same process and thread setting; achieved FLOP rates are compared with the best of those measurements.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+import torch
+
+from .. import accel
+from ..config import ViTConfig
+from ..flops import count_macs
+from .cases import SHAPES, Case, Shape
+from .matmul_peak import matmul_gflops
+from .memory import measure
+from .timing import Stats, alternate
+from .workload import VITKIT_VARIANTS, Options, Workload, make_workload, plan
+
+SCHEMA = "vitkit.bench/1"
+DEFAULT_LIBRARIES = ("vitkit", "vitkit-eager", "timm", "torchvision", "transformers-sdpa", "transformers-eager")
+Progress = Callable[[str], None]
+
+
+def forward_gflop(shape: Shape) -> float:
+    """GFLOP of one image's forward pass (2 FLOP per multiply-add, counted by ``vitkit.flops``)."""
+    cfg = ViTConfig(**shape.vitkit_overrides())
+    return 2 * count_macs(cfg) / 1e9
+
+
+def case_gflop(case: Case) -> float:
+    """Per image: the forward pass for inference; about three forward passes for a training step."""
+    return forward_gflop(case.shape) * (3 if case.mode == "train" else 1)
+
+
+def machine_info(opts: Options) -> dict[str, Any]:
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    device = torch.device(opts.device)
+    return {
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(), "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(), "device": opts.device,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "versions": {name: version(name) for name in
+                     ("vitkit", "torch", "torchvision", "timm", "transformers", "onnxruntime", "onnx")},
+    }
+
+
+def distinct(case: Case, libraries: list[str], opts: Options) -> list[str]:
+    """``libraries`` less vitkit variants that would run exactly as an earlier one (e.g. ``vitkit-eager``
+    in a training case, where ``vitkit`` runs eager too)."""
+    seen, out = set(), []
+    for lib in libraries:
+        key = plan(lib, case, opts) if lib in VITKIT_VARIANTS else lib
+        if key not in seen:
+            seen.add(key)
+            out.append(lib)
+    return out
+
+
+def _build_all(case: Case, libraries: list[str], opts: Options, workdir: str, onnx_paths: dict[str, str],
+               errors: dict[str, str]) -> list[Workload]:
+    works = []
+    for lib in libraries:
+        try:
+            w = make_workload(lib, case, opts, workdir, onnx_paths.get(case.shape.name))
+            w.trial()
+        except Exception as e:  # noqa: BLE001 -- a peer that cannot run is reported, not fatal
+            errors[lib] = f"{type(e).__name__}: {e}".splitlines()[0]
+            continue
+        if w.onnx_path:
+            onnx_paths[case.shape.name] = w.onnx_path
+        works.append(w)
+    return works
+
+
+def _row(case: Case, w: Workload | None, lib: str, stats: Stats | None) -> dict[str, Any]:
+    gflop = case_gflop(case)
+    row: dict[str, Any] = {"model": case.shape.name, "mode": case.mode, "batch": case.batch, "library": lib,
+                           "gflop_per_image": gflop, "error": None, "memory": None}
+    if w is not None:
+        row.update(backend=w.plan.backend, compiled=w.plan.compile, setup_s=w.setup_s, first_step_s=w.first_step_s)
+    if stats is not None:
+        row["img_s"] = stats.to_dict()
+        row["gflops"] = stats.median * gflop
+    return row
+
+
+def run_case(case: Case, libraries: list[str], opts: Options, repeats: int, *, warmup: int = 2,
+             min_sample_s: float = 0.5, memory: bool = True, workdir: str = ".",
+             onnx_paths: dict[str, str] | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Rows (one per library; see ``distinct``) for one case."""
+    onnx_paths = {} if onnx_paths is None else onnx_paths
+    libraries = distinct(case, libraries, opts)
+    errors: dict[str, str] = {}
+    works = _build_all(case, libraries, opts, workdir, onnx_paths, errors)
+    say = progress or (lambda _: None)
+    say(f"[{case.key}] timing {', '.join(w.library for w in works)} x {repeats} rounds")
+    stats = alternate([w.contender() for w in works], repeats, warmup, min_sample_s) if works else {}
+    rows = []
+    by_name = {w.library: w for w in works}
+    for lib in libraries:
+        row = _row(case, by_name.get(lib), lib, stats.get(lib))
+        row["error"] = errors.get(lib)
+        if lib in stats:
+            say(f"[{case.key}] {lib}: {stats[lib].median:.2f} img/s [{stats[lib].min:.2f}, {stats[lib].max:.2f}]")
+        rows.append(row)
+    del works, by_name
+    gc.collect()
+    if memory:
+        for row in rows:
+            if row["error"] is None:
+                tiny = _tiny_onnx(workdir, onnx_paths) if row.get("backend") == "onnxruntime" else None
+                row["memory"] = _memory(row["library"], case, opts, onnx_paths.get(case.shape.name), tiny, say)
+    return rows
+
+
+def _tiny_onnx(workdir: str, onnx_paths: dict[str, str]) -> str:
+    """The tiny shape exported once per run: the warm-up model of onnxruntime memory measurements."""
+    if "tiny" not in onnx_paths:
+        from ..export import export_onnx
+        from .peers import build
+
+        onnx_paths["tiny"] = str(export_onnx(build("vitkit", SHAPES["tiny"]), os.path.join(workdir, "tiny.onnx")))
+    return onnx_paths["tiny"]
+
+
+def _memory(lib: str, case: Case, opts: Options, onnx_path: str | None, tiny_onnx_path: str | None,
+            say: Progress) -> dict[str, Any] | None:
+    try:
+        result = measure(lib, case, opts, onnx_path, steps=1, tiny_onnx_path=tiny_onnx_path)
+    except Exception as e:  # noqa: BLE001 -- reported in the row
+        return {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
+    say(f"[{case.key}] {lib}: peak {result['peak_mib']:.1f} MiB")
+    return result
+
+
+def run_bench(cases: list[Case], libraries: list[str] | tuple[str, ...] = DEFAULT_LIBRARIES, repeats: int = 5, *,
+              options: Options | None = None, warmup: int = 2, min_sample_s: float = 0.5, memory: bool = True,
+              pipeline: bool = True, matmul_n: int = 2048, progress: Progress | None = None) -> dict[str, Any]:
+    """Benchmark ``libraries`` on ``cases``; returns the JSON-able result (``report.format_table`` prints it).
+
+    ``repeats`` rounds per case, after ``warmup`` untimed steps per library; each timed sample lasts at
+    least ``min_sample_s``. ``memory``: measure peak memory (a fresh process per library and case).
+    ``pipeline``: measure the input pipelines against the training steps. ``matmul_n``: the size of the
+    square product that measures the matmul peak (smaller is quicker and further from the peak).
+    """
+    opts = options or Options()
+    accel.set_threads(opts.threads)
+    say = progress or (lambda _: None)
+    start = time.perf_counter()
+    say("matmul peak ...")
+    dtype = torch.bfloat16 if opts.precision == "bf16" else torch.float32
+    matmul = {"before": matmul_gflops(matmul_n, device=opts.device, dtype=dtype)}
+    rows: list[dict[str, Any]] = []
+    onnx_paths: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="vitkit-bench-") as workdir:
+        for case in cases:
+            rows += run_case(case, list(libraries), opts, repeats, warmup=warmup, min_sample_s=min_sample_s,
+                             memory=memory, workdir=workdir, onnx_paths=onnx_paths, progress=say)
+    matmul["after"] = matmul_gflops(matmul_n, device=opts.device, dtype=dtype)
+    matmul["peak_gflops"] = max(matmul["before"]["best"], matmul["after"]["best"])
+    for row in rows:  # against the best matmul seen in the run
+        if "gflops" in row:
+            row["peak_fraction"] = row["gflops"] / matmul["peak_gflops"]
+    result = {"schema": SCHEMA, "machine": machine_info(opts), "options": opts.to_dict(),
+              "repeats": repeats, "warmup": warmup, "min_sample_s": min_sample_s, "matmul": matmul,
+              "results": rows, "pipeline": None}
+    if pipeline:
+        result["pipeline"] = pipeline_check(rows, say)
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def pipeline_check(rows: list[dict[str, Any]], say: Progress) -> dict[str, Any]:
+    """Loader images/s for Fashion-MNIST and a JPEG folder, against vitkit's training step rates."""
+    from . import pipeline as pl
+
+    def train_rate(model: str) -> float | None:
+        for r in rows:
+            if r["model"] == model and r["mode"] == "train" and r["library"] == "vitkit" and "img_s" in r:
+                return r["img_s"]["median"]
+        return None
+
+    def jpeg_rate() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="vitkit-jpegs-") as d:
+            return pl.jpeg_folder_rate(pl.write_jpeg_folder(d, 80))
+
+    out: dict[str, Any] = {}
+    for name, fn, model in (("fashion-mnist", pl.fashion_mnist_rate, "demo"), ("jpeg-folder", jpeg_rate, "Ti/16")):
+        say(f"input pipeline: {name} ...")
+        try:
+            res = fn()
+        except Exception as e:  # noqa: BLE001 -- e.g. no Fashion-MNIST offline
+            out[name] = {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
+            continue
+        step = train_rate(model)
+        # loading one image takes this fraction of the time a training step spends on it
+        res.update(train_model=model, train_img_s=step, load_over_step=(step / res["img_s"]) if step else None)
+        out[name] = res
+    return out

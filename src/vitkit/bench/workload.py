@@ -1,0 +1,163 @@
+"""One (library, case) made runnable: a ``step()`` that does one inference batch or one training step.
+
+A training step is the same for every library: ``zero_grad``, forward, cross-entropy on random labels,
+backward, AdamW step. Inference runs under ``torch.inference_mode()``. vitkit rows run as configured by
+``Options`` (compiled or not, torch or onnxruntime); the other libraries run as they ship, in eager mode.
+
+Library names: the peers of ``peers.PEERS``, ``vitkit`` (as ``Options`` say), and for comparisons within
+vitkit ``vitkit-eager`` (torch, not compiled), ``vitkit-compiled`` and ``vitkit-onnxruntime``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from .. import accel
+from .cases import Case
+from .peers import build
+from .timing import Contender
+
+Backend = Literal["auto", "torch", "onnxruntime"]
+VITKIT_VARIANTS = ("vitkit", "vitkit-eager", "vitkit-compiled", "vitkit-onnxruntime")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How vitkit runs. ``compile=None``: compile torch inference (it pays), not training (it does not).
+    ``backend="auto"``: onnxruntime for inference on CPU where installed (faster), torch otherwise."""
+
+    compile: bool | None = None
+    backend: Backend = "auto"
+    device: str = "cpu"
+    precision: accel.Precision = "fp32"
+    threads: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What actually runs for one (library, case): the resolved backend and compile choice."""
+
+    builder: str
+    backend: Literal["torch", "onnxruntime"]
+    compile: bool
+
+
+def plan(library: str, case: Case, opts: Options) -> Plan:
+    """Resolve ``library`` and ``opts`` for ``case`` (training always runs in torch)."""
+    from ..onnx_runner import onnxruntime_available
+
+    if library not in VITKIT_VARIANTS:
+        return Plan(library, "torch", False)
+    infer = case.mode == "infer"
+    if library == "vitkit-eager":
+        return Plan("vitkit", "torch", False)
+    if library == "vitkit-compiled":
+        return Plan("vitkit", "torch", True)
+    if library == "vitkit-onnxruntime":
+        return Plan("vitkit", "onnxruntime" if infer else "torch", False)
+    backend = opts.backend
+    if backend == "auto":
+        cpu = torch.device(opts.device).type == "cpu"
+        backend = "onnxruntime" if infer and cpu and opts.precision == "fp32" and onnxruntime_available() else "torch"
+    if not infer:
+        backend = "torch"
+    compile_ = opts.compile if opts.compile is not None else infer
+    return Plan("vitkit", backend, compile_ and backend == "torch")
+
+
+@dataclass
+class Workload:
+    """A ready-to-run step; ``setup_s``: seconds to build it (an ONNX export included); ``first_step_s``: the
+    first step's seconds (compilation included), once ``trial`` has run."""
+
+    library: str
+    case: Case
+    plan: Plan
+    step: Callable[[], None]
+    sync: Callable[[], None] | None
+    setup_s: float
+    onnx_path: str | None = None
+    first_step_s: float | None = None
+
+    def trial(self) -> None:
+        """Run the first step (it compiles, allocates lazily...), timed; raises what the step raises."""
+        start = time.perf_counter()
+        self.step()
+        if self.sync is not None:
+            self.sync()
+        self.first_step_s = time.perf_counter() - start
+
+    def contender(self) -> Contender:
+        return Contender(self.library, self.step, self.case.batch, self.sync)
+
+
+def _inputs(case: Case, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    s = case.shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(case.batch, s.in_chans, s.image_size, s.image_size, generator=gen)
+    y = torch.randint(0, s.num_classes, (case.batch,), generator=gen)
+    return x.to(device), y.to(device)
+
+
+def _onnx_step(case: Case, opts: Options, onnx_path: str | None, workdir: str) -> tuple[Callable[[], None], str]:
+    from ..export import export_onnx
+    from ..onnx_runner import OnnxRunner
+
+    if onnx_path is None:
+        name = case.shape.name.replace("/", "_") + ".onnx"
+        onnx_path = str(export_onnx(build("vitkit", case.shape), Path(workdir) / name))
+    runner = OnnxRunner(onnx_path, threads=opts.threads)
+    x, _ = _inputs(case, torch.device("cpu"))
+    return (lambda: runner(x)), onnx_path
+
+
+def _torch_step(library: str, case: Case, p: Plan, opts: Options) -> Callable[[], None]:
+    device = torch.device(opts.device)
+    model = build(p.builder, case.shape).to(device)
+    x, y = _inputs(case, device)
+    amp = lambda: accel.autocast(device, opts.precision)  # noqa: E731 -- a fresh context per step
+    if case.mode == "infer":
+        fn = accel.compile_for_inference(model) if p.compile else model
+
+        def infer() -> None:
+            with torch.inference_mode(), amp():
+                fn(x)
+
+        return infer
+    model.train()
+    fn = accel.compile_for_training(model) if p.compile else model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def train() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with amp():
+            loss = F.cross_entropy(fn(x), y)
+        loss.backward()
+        optimizer.step()
+
+    return train
+
+
+def make_workload(library: str, case: Case, opts: Options, workdir: str | None = None,
+                  onnx_path: str | None = None) -> Workload:
+    """Build ``library``'s model for ``case`` and its step (an ONNX file goes to ``workdir``, or is reused)."""
+    p = plan(library, case, opts)
+    start = time.perf_counter()
+    if p.backend == "onnxruntime":
+        step, onnx_path = _onnx_step(case, opts, onnx_path, workdir or tempfile.gettempdir())
+        sync = None
+    else:
+        step, sync = _torch_step(library, case, p, opts), accel.synchronizer(opts.device)
+    return Workload(library, case, p, step, sync, time.perf_counter() - start, onnx_path)
+

@@ -1,0 +1,97 @@
+"""The benchmark machinery on the tiny shape: it runs, and its JSON has the documented schema.
+No timing is asserted (the numbers are whatever this machine gives)."""
+
+import json
+
+import pytest
+import torch
+
+from vitkit.bench import Options, format_table, make_cases, run_bench, summary, write_json
+from vitkit.bench.cases import SHAPES
+from vitkit.bench.memory import measure
+from vitkit.bench.peers import build
+from vitkit.bench.run import distinct
+from vitkit.bench.timing import Contender, alternate
+from vitkit.bench.workload import plan
+from vitkit.cli.main import main
+
+FAST = dict(warmup=1, min_sample_s=0.01, memory=False, pipeline=False, matmul_n=256)
+ROW_KEYS = {"model", "mode", "batch", "library", "gflop_per_image", "error", "memory", "backend", "compiled",
+            "setup_s", "first_step_s", "img_s", "gflops", "peak_fraction"}
+
+
+def test_peers_build_the_same_network():
+    counts = {lib: sum(p.numel() for p in build(lib, SHAPES["tiny"]).parameters())
+              for lib in ("vitkit", "timm", "torchvision", "transformers-sdpa", "transformers-eager")}
+    assert len(set(counts.values())) == 1, counts
+    x = torch.randn(2, 3, 16, 16)
+    assert build("transformers-eager", SHAPES["tiny"])(x).shape == (2, 10)
+
+
+def test_alternate_runs_rounds_in_turn():
+    order = []
+    stats = alternate([Contender("a", lambda: order.append("a"), 4), Contender("b", lambda: order.append("b"), 4)],
+                      rounds=3, warmup=1, min_sample_s=0.0)
+    assert order[2:] == ["a", "b"] * 3  # after one warm-up step each
+    assert set(stats) == {"a", "b"} and len(stats["a"].samples) == 3
+    assert stats["a"].min <= stats["a"].median <= stats["a"].max
+
+
+def test_plan_resolves_vitkit_backend_and_compile():
+    infer, train = make_cases(["tiny"], [2])
+    assert plan("vitkit", train, Options()).backend == "torch" and not plan("vitkit", train, Options()).compile
+    assert plan("vitkit", infer, Options(backend="torch")).compile  # compiled inference is the default
+    assert not plan("vitkit-eager", infer, Options(compile=True)).compile
+    assert plan("timm", infer, Options(compile=True)) == plan("timm", infer, Options())
+    libs = ["vitkit", "vitkit-eager", "timm"]
+    assert distinct(train, libs, Options()) == ["vitkit", "timm"]  # both would train eagerly
+    assert distinct(infer, libs, Options(backend="torch")) == libs  # compiled vs eager
+
+
+def test_run_bench_schema(tmp_path):
+    cases = make_cases(["tiny"], [2], train_batch=3)
+    libs = ["vitkit", "timm", "torchvision", "transformers-sdpa", "no-such-library"]
+    result = run_bench(cases, libs, repeats=2, options=Options(backend="torch", compile=False, threads=1), **FAST)
+    assert result["schema"] == "vitkit.bench/1"
+    assert {"machine", "options", "repeats", "matmul", "results", "pipeline", "seconds"} <= set(result)
+    assert result["matmul"]["peak_gflops"] >= result["matmul"]["before"]["torch"]["best"] > 0
+    rows = result["results"]
+    assert [(r["mode"], r["batch"]) for r in rows] == [("infer", 2)] * 5 + [("train", 3)] * 5
+    ok = [r for r in rows if r["library"] != "no-such-library"]
+    for r in ok:
+        assert set(r) == ROW_KEYS and r["error"] is None
+        assert len(r["img_s"]["samples"]) == 2 and r["gflops"] > 0 and 0 < r["peak_fraction"]
+    assert all(r["error"].startswith("ValueError") for r in rows if r["library"] == "no-such-library")
+    table = format_table(result)
+    assert "vitkit / fastest peer" in table and "no-such-library" in table
+    assert {(s["mode"], s["fastest_peer"] in ("timm", "torchvision", "transformers-sdpa")) for s in summary(result)} \
+        == {("infer", True), ("train", True)}
+    saved = json.loads(write_json(result, tmp_path / "bench.json").read_text())
+    assert saved["summary"] and saved["results"] == json.loads(json.dumps(rows))
+
+
+@pytest.mark.slow
+def test_memory_is_measured_in_a_fresh_process():
+    infer, train = make_cases(["tiny"], [2], train_batch=8)
+    for case in (infer, train):
+        m = measure("vitkit-eager", case, Options(threads=1), steps=1)
+        assert set(m) == {"peak_mib", "step_mib", "method"} and m["peak_mib"] >= m["step_mib"] - 1
+
+
+def test_onnxruntime_backend_and_cli_quick(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    path = tmp_path / "quick.json"
+    assert main(["bench", "--quick", "--threads", "1", "--libraries", "vitkit,vitkit-eager,timm",
+                 "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    backends = {(r["mode"], r["library"]): r["backend"] for r in result["results"]}
+    assert backends[("infer", "vitkit")] == "onnxruntime" and backends[("train", "vitkit")] == "torch"
+    assert "vitkit (onnxruntime)" in capsys.readouterr().out
+
+
+def test_pipeline_on_a_jpeg_folder(tmp_path):
+    from vitkit.bench.pipeline import jpeg_folder_rate, write_jpeg_folder
+
+    res = jpeg_folder_rate(write_jpeg_folder(tmp_path, n=6, classes=2), batch_size=2, batches=2)
+    assert res["img_s"] > 0 and res["batches"] == 2

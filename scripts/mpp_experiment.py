@@ -1,6 +1,6 @@
 """Masked patch prediction (paper §4.6) against training from scratch, at the demo's scale.
 
-Stages, all with the demo's small ViT (``vitkit.demo.DEMO_MODEL``: 4x4 patches, width 96, depth 4):
+Stages, all with the demo's small ViT (``vitkit.demo.DEMO_MODEL``: 4x4 patches, width 64, depth 4):
 
 1. ``mpp``: self-supervised pre-training on Fashion-MNIST at 28 px (labels unused), with the demo's
    pre-training budget and recipe (epochs, batch, AdamW, warm-up), objective ``mpp``;

@@ -18,21 +18,22 @@ from typing import Any
 
 from .train import TrainSpec, get_recipe, train
 
-# The small ViT: 28 px Fashion-MNIST in 4x4 patches (7x7 = 49 tokens).
-DEMO_MODEL = dict(patch_size=4, hidden_size=96, num_layers=4, num_heads=4, mlp_dim=192)
+# The small ViT: 28 px Fashion-MNIST in 4x4 patches (7x7 = 49 tokens), mean-pooled (`gap`): on this
+# budget narrow-and-more-epochs beat wide-and-fewer (width 96, 3 epochs: 0.861 top-1; width 64, 6: 0.879).
+DEMO_MODEL = dict(patch_size=4, hidden_size=64, num_layers=4, num_heads=4, mlp_dim=128, classifier="gap")
 
 
 @dataclass(frozen=True)
 class DemoConfig:
     out: str = "runs/demo"
-    pretrain_epochs: float = 3.0
-    pretrain_batch: int = 128
-    pretrain_lr: float = 1e-3
-    finetune_steps: int = 300
+    pretrain_epochs: float = 6.0
+    pretrain_batch: int = 64
+    pretrain_lr: float = 2e-3
+    finetune_steps: int = 1200
     finetune_batch: int = 64
-    finetune_lr: float = 0.03
+    finetune_lr: float = 0.1  # measured at 300 steps: 0.03 -> 0.802, 0.1 -> 0.905, 0.3 -> 0.873 held-out top-1
     pretrain_size: int = 28
-    finetune_size: int = 40
+    finetune_size: int = 32  # 8x8 patches; 40 px (10x10) measured no better at this budget and costs 1.6x
     seed: int = 0
     device: str | None = None
 
@@ -44,7 +45,8 @@ class DemoConfig:
 
 def _pretrain_spec(c: DemoConfig, out: Path) -> TrainSpec:
     recipe = get_recipe("pretrain", epochs=c.pretrain_epochs, steps=None, batch_size=c.pretrain_batch, lr=c.pretrain_lr,
-                        weight_decay=0.05, warmup_steps=200, dropout_rate=0.0, log_every=50, checkpoint_every=200)
+                        weight_decay=0.05, warmup_steps=300, schedule="cosine", dropout_rate=0.0, log_every=100,
+                        checkpoint_every=500)
     # clothes may be mirrored; random crops cost more accuracy than they buy in three epochs
     return TrainSpec(out=str(out / "pretrain"), data="fashion-mnist:train", test="fashion-mnist:test", model="ViT-Ti/16",
                      recipe=recipe, model_overrides=DEMO_MODEL, image_size=c.pretrain_size, seed=c.seed, device=c.device,

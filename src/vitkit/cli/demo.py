@@ -9,8 +9,8 @@ HELP = "the paper's pipeline in miniature on built-in data (about 10 minutes on 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="where the three runs and results.json go (default runs/demo)")
-    p.add_argument("--pretrain-epochs", type=float, default=None, help="Fashion-MNIST epochs (default 3)")
-    p.add_argument("--finetune-steps", type=int, default=None, help="MNIST-5k steps for fine-tuning and scratch (default 300)")
+    p.add_argument("--pretrain-epochs", type=float, default=None, help="Fashion-MNIST epochs (default 6)")
+    p.add_argument("--finetune-steps", type=int, default=None, help="MNIST-5k steps for fine-tuning and scratch (default 1200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--quick", action="store_true", help="a seconds-long pipeline check, not a result")

@@ -100,7 +100,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/mpp")
     p.add_argument("--seeds", default="0", help="fine-tuning/scratch seeds, comma-separated (default 0)")
     p.add_argument("--supervised", action="store_true", help="also the demo's supervised pre-training + fine-tuning")
-    p.add_argument("--mpp-lr", type=float, default=None, help="MPP pre-training peak lr (default: the demo's 1e-3)")
+    p.add_argument("--mpp-lr", type=float, default=None, help="MPP pre-training peak lr (default: the demo's)")
     p.add_argument("--pretrain-epochs", type=float, default=None)
     p.add_argument("--finetune-steps", type=int, default=None)
     p.add_argument("--device", default=None)

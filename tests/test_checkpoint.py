@@ -1,7 +1,6 @@
 """vitkit's own format, conversion between formats, and clear errors on files that do not fit."""
 
 import io
-import pickle
 import zipfile
 
 import numpy as np

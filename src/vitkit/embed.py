@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .atomic import write_atomic
 from .data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
 
 Format = Literal["npz", "parquet"]
@@ -81,7 +81,7 @@ class Embeddings:
             raise DataError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
         write = _write_parquet if fmt == "parquet" else _write_npz
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, lambda f: write(self, f))
+        write_atomic(path, lambda f: write(self, f))
         return path
 
 
@@ -97,20 +97,6 @@ def format_for(path: str | os.PathLike[str]) -> Format:
 
 
 # -------------------------------------------------------------------------------------------- files
-
-def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    """``write(binary file)`` to a temporary file beside ``path``, renamed over it only when complete."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
 
 def _write_npz(e: Embeddings, f: Any) -> None:
     arrays: dict[str, np.ndarray] = {"embeddings": e.embeddings, "paths": np.array(e.paths, dtype=str),
@@ -336,9 +322,9 @@ def _done_chunks(folder: Path, job: dict[str, Any]) -> int:
 
 
 def _save_chunk(folder: Path, index: int, job: dict[str, Any], emb: np.ndarray, labels: np.ndarray) -> None:
-    _write_atomic(_chunk_path(folder, index), lambda f: np.savez(f, embeddings=emb, labels=labels))
+    write_atomic(_chunk_path(folder, index), lambda f: np.savez(f, embeddings=emb, labels=labels))
     state = json.dumps({"job": job, "done": index + 1}, indent=1).encode()
-    _write_atomic(folder / PROGRESS_FILE, lambda f: f.write(state))  # only after the chunk is whole
+    write_atomic(folder / PROGRESS_FILE, lambda f: f.write(state))  # only after the chunk is whole
 
 
 def embed_to_file(model: nn.Module, dataset: LabeledDataset, out: str | os.PathLike[str], *,

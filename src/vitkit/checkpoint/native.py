@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as serialize
 
+from ..atomic import write_atomic
 from ..config import ConfigError, ModelConfig, config_from_dict, config_to_json
 from .errors import CheckpointError
 
@@ -40,15 +40,7 @@ def save_state(state_dict: dict[str, torch.Tensor], config: ModelConfig, path: s
     if extra:
         meta["extra"] = json.dumps(extra)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda f: f.write(serialize(tensors, metadata=meta)))
     return path
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from vitkit.data.decode import load_image
 from vitkit.data.errors import DataError
 
 
@@ -45,6 +46,27 @@ class LabeledDataset(abc.ABC):
         if not self.skip_bad:
             raise err
         self.skipped += 1
+
+
+class FileSamples(LabeledDataset):
+    """A map-style set of ``samples = [(path, label), ...]`` decoded on access (folders, manifests)."""
+
+    samples: list[tuple[str, int]]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Any, int] | None:
+        path, label = self.samples[index]
+        try:
+            return load_image(path), label
+        except DataError as err:
+            self._bad(err)
+            return None
+
+    def describe(self, index: int) -> str:
+        """The image's path."""
+        return self.samples[index][0]
 
 
 def sorted_class_names(names: Iterable[Any]) -> list[str]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 
-from PIL import Image
 from torch.utils.data import Dataset
 
-from vitkit.data.base import LabeledDataset
-from vitkit.data.decode import IMAGE_EXTENSIONS, load_image
+from vitkit.data.base import FileSamples
+from vitkit.data.decode import IMAGE_EXTENSIONS
 from vitkit.data.errors import DataError
 
 
-class ImageFolderDataset(LabeledDataset, Dataset):
+class ImageFolderDataset(FileSamples, Dataset):
     """``root/<class>/**/<image>``: classes are the sorted sub-folder names, samples sorted by path.
 
     Hidden entries (``.name``) are ignored, so are files whose extension is not one of
@@ -30,21 +29,6 @@ class ImageFolderDataset(LabeledDataset, Dataset):
             self.samples += [(path, label) for path in _images_below(os.path.join(self.root, name))]
         self.skip_bad = skip_bad
         self.skipped = 0
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[Image.Image, int] | None:
-        path, label = self.samples[index]
-        try:
-            return load_image(path), label
-        except DataError as err:
-            self._bad(err)
-            return None
-
-    def describe(self, index: int) -> str:
-        """The image's path."""
-        return self.samples[index][0]
 
     def validate(self) -> None:
         """DataError when there is no class folder, or a class folder holds no image."""

@@ -6,17 +6,15 @@ import csv
 import json
 import os
 
-from PIL import Image
 from torch.utils.data import Dataset
 
-from vitkit.data.base import LabeledDataset, sorted_class_names
-from vitkit.data.decode import load_image
+from vitkit.data.base import FileSamples, sorted_class_names
 from vitkit.data.errors import DataError, one_line
 
 MANIFEST_EXTENSIONS = (".csv", ".jsonl")
 
 
-class ManifestDataset(LabeledDataset, Dataset):
+class ManifestDataset(FileSamples, Dataset):
     """Images listed in a manifest file, paths relative to the manifest's folder (or absolute).
 
     Labels are class names; ``classes`` are the sorted unique labels (numerically sorted when all are
@@ -34,21 +32,6 @@ class ManifestDataset(LabeledDataset, Dataset):
         self._lines = [line for line, _, _ in rows]
         self.skip_bad = skip_bad
         self.skipped = 0
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[Image.Image, int] | None:
-        path, label = self.samples[index]
-        try:
-            return load_image(path), label
-        except DataError as err:
-            self._bad(err)
-            return None
-
-    def describe(self, index: int) -> str:
-        """The image's path."""
-        return self.samples[index][0]
 
     def validate(self) -> None:
         """DataError on an empty manifest or the first entry whose file does not exist."""

@@ -119,7 +119,7 @@ def load(path: str | os.PathLike[str], *, image_size: int | tuple[int, int] | No
         model.drop_pre_logits()
     if image_size is not None and isinstance(ckpt.config, ViTConfig):
         _resize(model, image_size, resize, path)
-    if num_classes is not None and num_classes != model.config.num_classes or (num_classes is not None and drop_pre_logits):
+    if num_classes is not None and (num_classes != model.config.num_classes or drop_pre_logits):
         model.reset_classifier(num_classes)
         model.classes = None
     return model.to(device).eval()

@@ -17,6 +17,7 @@ import torch
 
 from ..config import ResNetConfig, ViTConfig
 from .errors import CheckpointError
+from .infer import image_size_from_posemb
 
 _PRE_LINEN = {"MultiHeadDotProductAttention_1": "MultiHeadDotProductAttention_0", "LayerNorm_2": "LayerNorm_1",
               "MlpBlock_3": "MlpBlock_0"}
@@ -57,11 +58,7 @@ def infer_config(params: dict[str, np.ndarray], path: Path) -> ViTConfig:
     if "Transformer/posembed_input/pos_embedding" in params:
         posemb = "learned_1d"
         n = params["Transformer/posembed_input/pos_embedding"].shape[1] - (classifier == "token")
-        side = int(round(n**0.5))
-        if side * side != n:
-            raise CheckpointError(path, f"pos_embedding has {n} patch rows, not a square grid")
-        reduction = resnet.reduction if resnet else 1
-        image_size = (side * kh * reduction, side * kw * reduction)
+        image_size = image_size_from_posemb(n, (kh, kw), resnet, path, "pos_embedding")
     rep = params.get("pre_logits/kernel")
     head = params.get("head/kernel")
     return ViTConfig(

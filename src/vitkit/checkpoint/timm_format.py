@@ -14,6 +14,7 @@ import torch
 
 from ..config import ResNetConfig, ViTConfig
 from .errors import CheckpointError
+from .infer import image_size_from_posemb
 
 HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
 _UNSUPPORTED = ("fc_norm.", "norm_pre.", ".ls1.", ".ls2.", "attn_pool.", "reg_token", ".q_norm.", ".k_norm.")
@@ -36,11 +37,7 @@ def infer_config(sd: dict[str, torch.Tensor], path: Path, num_heads: int | None 
     if "pos_embed" in sd:
         posemb = "learned_1d"
         n = sd["pos_embed"].shape[1] - prefix
-        side = int(round(n**0.5))
-        if side * side != n:
-            raise CheckpointError(path, f"pos_embed has {n} patch rows, not a square grid (or no class-token row)")
-        reduction = resnet.reduction if resnet else 1
-        image_size = (side * ph * reduction, side * pw * reduction)
+        image_size = image_size_from_posemb(n, (ph, pw), resnet, path, "pos_embed (or its missing class-token row)")
     head = sd.get("head.weight")
     rep = sd.get("pre_logits.fc.weight")
     return ViTConfig(

@@ -7,7 +7,6 @@ out for ``grid`` (rows, cols); prefix tokens (the class token) come first in ``x
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
@@ -198,11 +197,3 @@ ADDITIVE = {"learned_1d": LearnedPosEmb1D, "learned_2d": LearnedPosEmb2D, "sinco
 
 def num_sets(posemb_at: str, num_layers: int) -> int:
     return num_layers if posemb_at == "every_layer" else 1
-
-
-def square_grid(n: int) -> tuple[int, int]:
-    """The square grid of ``n`` patches (checkpoints store no grid shape)."""
-    side = math.isqrt(n)
-    if side * side != n:
-        raise ValueError(f"{n} position embeddings do not form a square grid")
-    return (side, side)

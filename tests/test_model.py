@@ -187,3 +187,49 @@ def test_resize_tokens_keeps_prefix_and_corners():
     assert out.shape == (1, 50, 8)
     torch.testing.assert_close(out[:, 0], emb[:, 0])
     torch.testing.assert_close(out[0, 1:].reshape(7, 7, 8)[-1, -1], emb[0, 1:].reshape(4, 4, 8)[-1, -1])
+
+
+def _full_logits(model, x):
+    """Every token through every block, then the head: what the class-token shortcut must equal."""
+    return model.forward_head(model.forward_features(x))
+
+
+@pytest.mark.parametrize("kind, at", [("learned_1d", "stem"), ("learned_2d", "every_layer"), ("relative", "stem")])
+def test_class_token_shortcut_same_logits_and_gradients(kind, at):
+    model = randomise(small(posemb=kind, posemb_at=at, num_layers=3))
+    x = torch.randn(3, 3, 32, 32)
+    short_feats = model.forward_features(x, class_token_only=True)
+    assert short_feats.shape == (3, 1, 64)
+    torch.testing.assert_close(short_feats[:, 0], model.forward_features(x)[:, 0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model(x), _full_logits(model, x), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.embed(x), model.forward_head(model.forward_features(x), pre_logits=True),
+                               rtol=1e-5, atol=1e-5)
+    grads = []
+    for fn in (model, lambda x: _full_logits(model, x)):
+        model.zero_grad()
+        (fn(x) ** 2).sum().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    for name, g in grads[0].items():
+        torch.testing.assert_close(g, grads[1][name], rtol=1e-4, atol=1e-5, msg=name)
+    # the shortcut with gradient checkpointing: the same gradients again
+    model.set_grad_checkpointing(True)
+    model.train()
+    model.zero_grad()
+    (model(x) ** 2).sum().backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, grads[0][name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_class_token_shortcut_only_where_pooling_reads_the_class_token():
+    from vitkit.flops import count_macs
+
+    token, gap = small(num_layers=4), small(num_layers=4, classifier="gap")
+    full, executed = count_macs(token.config), count_macs(token.config, executed=True)
+    # the last block for 1 of 65 tokens: its k, v projections remain, for every token
+    assert executed < full
+    d, t, m = 64, 65, 128
+    last_block_saved = (t - 1) * (d * d + d * d + 2 * d * m) + 2 * (t - 1) * t * d
+    assert full - executed == last_block_saved
+    assert count_macs(gap.config, executed=True) == count_macs(gap.config)
+    with pytest.raises(ValueError, match="class token"):
+        gap.forward_features(torch.randn(1, 3, 32, 32), class_token_only=True)

@@ -9,13 +9,21 @@ from .config import ModelConfig
 from .variants import build_model
 
 
-def count_macs(cfg: ModelConfig) -> int:
-    """Multiply-adds of one forward pass of one image at ``cfg.image_size`` (ViT-B/16 at 224: 17.56 G)."""
+def count_macs(cfg: ModelConfig, executed: bool = False) -> int:
+    """Multiply-adds of one forward pass of one image at ``cfg.image_size`` (ViT-B/16 at 224: 17.56 G).
+
+    The model's cost as the paper counts it: every token through every block. ``executed=True`` counts
+    what vitkit's ``model(x)`` runs instead -- less for class-token ViTs, whose last block runs for the
+    class token alone.
+    """
     with torch.device("meta"):
         model = build_model(cfg).eval()
         x = torch.empty(1, cfg.in_chans, *cfg.image_size)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x)
+        if executed or not hasattr(model, "forward_features"):
+            model(x)
+        else:
+            model.forward_head(model.forward_features(x))
     return counter.get_total_flops() // 2
 
 

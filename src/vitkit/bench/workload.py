@@ -1,7 +1,9 @@
 """One (library, case) made runnable: a ``step()`` that does one inference batch or one training step.
 
 A training step is the same for every library: ``zero_grad``, forward, cross-entropy on random labels,
-backward, AdamW step. Inference runs under ``torch.inference_mode()``. vitkit rows run as configured by
+backward, AdamW step (lr 1e-4, weight decay 0.01) -- torch's default AdamW for the peers, and for vitkit
+the AdamW its trainer builds (``vitkit.train.optim``: fused where torch has the kernel).
+Inference runs under ``torch.inference_mode()``. vitkit rows run as configured by
 ``Options`` (compiled or not, torch or onnxruntime); the other libraries run as they ship, in eager mode.
 
 Library names: the peers of ``peers.PEERS``, ``vitkit`` (as ``Options`` say), and for comparisons within
@@ -21,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import accel
+from ..train.optim import build_optimizer
 from .cases import Case
 from .peers import build
 from .timing import Contender
@@ -137,7 +140,10 @@ def _torch_step(library: str, case: Case, p: Plan, opts: Options) -> Callable[[]
         return infer
     model.train()
     fn = accel.compile_for_training(model) if p.compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    if p.builder == "vitkit":
+        optimizer = build_optimizer(model.parameters(), "adamw", lr=1e-4, weight_decay=0.01)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
     def train() -> None:
         optimizer.zero_grad(set_to_none=True)

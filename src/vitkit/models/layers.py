@@ -29,7 +29,8 @@ class Attention(nn.Module):
     """Multi-head self-attention with one fused qkv projection.
 
     The normal path is ``scaled_dot_product_attention`` (fused kernels); the weights are materialised
-    only when asked for, for inspection.
+    only when asked for, for inspection. ``queries=n`` computes the outputs of the first ``n`` tokens
+    only (their queries against every key): all that a class-token classifier reads from the last block.
     """
 
     def __init__(self, cfg: ViTConfig) -> None:
@@ -47,10 +48,16 @@ class Attention(nn.Module):
                 nn.init.zeros_(bias)
 
     def forward(
-        self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False
+        self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False,
+        queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        if queries is None:
+            q, k, v = self.qkv(x).view(b, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        else:
+            q, k, v = self._project_some(x, queries)
+            t = queries
+            bias = None if bias is None else bias[..., :queries, :]
         p = self.dropout if self.training else 0.0
         # torch 2.14's ONNX exporter cannot decompose SDPA with a mask (relative position biases)
         if need_weights or (bias is not None and torch.compiler.is_exporting()):
@@ -63,6 +70,16 @@ class Attention(nn.Module):
             weights = None
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
         return self.proj(out.transpose(1, 2).reshape(b, t, d)), weights
+
+    def _project_some(self, x: torch.Tensor, queries: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q for the first ``queries`` tokens, k and v for all: the rows of the fused weight, sliced."""
+        b, t, d = x.shape
+        w, bias = self.qkv.weight, self.qkv.bias
+        q = F.linear(x[:, :queries], w[:d], None if bias is None else bias[:d])
+        kv = F.linear(x, w[d:], None if bias is None else bias[d:])
+        q = q.view(b, queries, self.num_heads, self.head_dim).transpose(1, 2)
+        k, v = kv.view(b, t, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        return q, k, v
 
 
 class Mlp(nn.Module):
@@ -83,7 +100,11 @@ class Mlp(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-LayerNorm encoder block: x + MSA(LN(x)), then x + MLP(LN(x))."""
+    """Pre-LayerNorm encoder block: x + MSA(LN(x)), then x + MLP(LN(x)).
+
+    ``queries=n``: the block's output for the first ``n`` tokens only, (B, n, D) -- the others still serve
+    as keys and values; nothing else is computed for them.
+    """
 
     def __init__(self, cfg: ViTConfig, drop_path: float) -> None:
         super().__init__()
@@ -95,9 +116,12 @@ class Block(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def forward(
-        self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False
+        self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False,
+        queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        y, weights = self.attn(self.norm1(x), bias, need_weights)
+        y, weights = self.attn(self.norm1(x), bias, need_weights, queries)
+        if queries is not None:
+            x = x[:, :queries]
         x = x + self.drop_path(self.drop(y))
         x = x + self.drop_path(self.mlp(self.norm2(x)))
         return x, weights

@@ -143,26 +143,37 @@ class VisionTransformer(nn.Module):
         return {n for n, _ in self.named_parameters() if n.startswith(("cls_token", "pos_embed", "rel_pos"))}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        return self.forward_head(self.forward_features(x, class_token_only=self._reads_class_token))
 
-    def forward_features(self, x: torch.Tensor,
-                         patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                         class_token_only: bool = False) -> torch.Tensor:
         """All tokens after the final LayerNorm, (B, T, D); T includes the class token.
 
         ``patch_hook`` maps the patch tokens (B, N, D), straight out of the patch projection (before
         the class token and position embeddings), to their replacement: masked patch prediction
-        (§4.6) corrupts them there.
+        (§4.6) corrupts them there. ``class_token_only``: the class token alone, (B, 1, D), with the
+        last block run for it only (its query against all keys, its MLP) -- the same values, for about
+        (depth - 1) / depth of the work; what ``forward`` and ``embed`` do for class-token models.
         """
+        if class_token_only and self.cls_token is None:
+            raise ValueError("class_token_only: this model has no class token")
         x, grid = self._embed(x, patch_hook=patch_hook)
         biases = self._attention_biases(grid)
+        last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             x = self._add_posemb(x, grid, i)
             bias = biases[i] if biases else None
+            queries = 1 if class_token_only and i == last else None
             if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-                x, _ = checkpoint(block, x, bias, use_reentrant=False)
+                x, _ = checkpoint(block, x, bias, False, queries, use_reentrant=False)
             else:
-                x, _ = block(x, bias)
+                x, _ = block(x, bias, queries=queries)
         return self.norm(x)
+
+    @property
+    def _reads_class_token(self) -> bool:
+        """Whether pooling reads the class token alone (then the last block need not run for the rest)."""
+        return self.config.classifier == "token" and self.cls_token is not None
 
     def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Pool the tokens (class token or mean), apply pre-logits; the logits unless ``pre_logits``."""
@@ -172,7 +183,7 @@ class VisionTransformer(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The image representation y (the paper's image embedding), (B, embed_dim)."""
-        return self.forward_head(self.forward_features(x), pre_logits=True)
+        return self.forward_head(self.forward_features(x, class_token_only=self._reads_class_token), pre_logits=True)
 
     def forward_intermediates(self, x: torch.Tensor, attention: bool = False) -> dict[str, Any]:
         """Every stage's output, named like the official modules.

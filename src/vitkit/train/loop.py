@@ -26,6 +26,7 @@ from ..variants import build_model, model_config
 from . import distributed as dist_utils
 from .ema import EMA
 from .objectives import make_objective
+from .optim import build_optimizer
 from .runlog import RunLog
 from .schedule import lr_at
 from .spec import TrainSpec
@@ -147,9 +148,7 @@ class Trainer:
             name = name.removeprefix("module.")
             (no_decay if p.ndim <= 1 or name in skip else decay).append(p)
         groups = [{"params": decay, "weight_decay": r.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        if r.optimizer == "sgd":
-            return torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum)
-        return torch.optim.AdamW(groups, lr=r.lr, betas=r.betas)
+        return build_optimizer(groups, r.optimizer, lr=r.lr, momentum=r.momentum, betas=r.betas)
 
     # ------------------------------------------------------------------------------------- loop
 

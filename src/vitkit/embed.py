@@ -16,6 +16,7 @@ float32), with ``classes`` and ``meta`` in the schema metadata under ``vitkit``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .atomic import write_atomic
+from .export import embedding
 from .data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
 
 Format = Literal["npz", "parquet"]
@@ -175,10 +177,8 @@ def _read_parquet(path: Path) -> Embeddings:
 # ------------------------------------------------------------------------------------ computation
 
 def embedding_fn(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Images -> representation: ``model.embed`` (ViT), else ``forward_head(pre_logits=True)`` (BiT: pooled features)."""
-    if hasattr(model, "embed"):
-        return model.embed
-    return lambda x: model.forward_head(model.forward_features(x), pre_logits=True)
+    """Images -> representation (``vitkit.export.embedding``: ViT ``embed``, BiT pooled features)."""
+    return functools.partial(embedding, model)
 
 
 def dataset_paths(dataset: LabeledDataset) -> list[str]:

@@ -23,10 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..bench import DEFAULT_LIBRARIES
 
     p.add_argument("--models", type=_names, default=["Ti/16", "S/16", "B/16", "demo"],
-                   help="comma-separated: Ti/16, S/16, B/16 (224 px), demo (the demo's 28 px ViT), tiny")
+                   help="comma-separated: Ti/16, S/16, B/16 (224 px), demo (the demo's 28 px ViT), "
+                        "p4/32 (4 px patches on 32 px, 192 wide, 6 layers), tiny")
     p.add_argument("--batch", type=_ints, default=[1, 16], help="inference batch sizes (default 1,16)")
     p.add_argument("--train-batch", type=int, default=None,
-                   help="training-step batch (default: 16 for Ti/S/B, 128 for demo, as it trains)")
+                   help="training-step batch (default: 16 for Ti/S/B, 64 for demo, 128 for p4/32)")
     p.add_argument("--no-train", action="store_true", help="inference only")
     p.add_argument("--no-infer", action="store_true", help="training steps only")
     p.add_argument("--libraries", type=_names, default=list(DEFAULT_LIBRARIES),

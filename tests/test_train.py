@@ -103,3 +103,26 @@ def test_two_processes_follow_the_single_process_trajectory(tmp_path, mode):
     a, b = vitkit.load(tmp_path / "one"), vitkit.load(tmp_path / "two")
     for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(v, w, atol=1e-4, rtol=1e-3, msg=k)
+
+
+def test_fused_optimizers_update_as_torch_default():
+    from vitkit.train.optim import build_optimizer
+
+    torch.manual_seed(0)
+    for name in ("adamw", "sgd"):
+        a, b = torch.nn.Linear(8, 4), torch.nn.Linear(8, 4)
+        b.load_state_dict(a.state_dict())
+        fused = build_optimizer(a.parameters(), name, lr=0.1, weight_decay=0.01)
+        plain = (torch.optim.AdamW(b.parameters(), lr=0.1, weight_decay=0.01) if name == "adamw"
+                 else torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01))
+        assert fused.defaults["fused"] is True and not plain.defaults.get("fused")
+        x = torch.randn(16, 8)
+        for _ in range(3):
+            for model, opt in ((a, fused), (b, plain)):
+                opt.zero_grad()
+                model(x).square().mean().backward()
+                opt.step()
+        for p, q in zip(a.parameters(), b.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="optimizer"):
+        build_optimizer(torch.nn.Linear(2, 2).parameters(), "lamb", lr=0.1)

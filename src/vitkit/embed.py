@@ -33,8 +33,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .atomic import write_atomic
-from .export import embedding
 from .data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
+from .export import embedding
 
 Format = Literal["npz", "parquet"]
 FORMATS = ("npz", "parquet")

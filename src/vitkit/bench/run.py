@@ -42,7 +42,7 @@ def forward_gflop(shape: Shape, executed: bool = False) -> float:
     return 2 * count_macs(cfg, executed=executed) / 1e9
 
 
-def case_gflop(case: Case, library: str = "timm") -> float:
+def case_gflop(case: Case, library: str) -> float:
     """Per image, as ``library`` computes it: the forward pass for inference; about three forward passes
     for a training step. GFLOP/s are the arithmetic done per second, so vitkit is charged what it runs."""
     return forward_gflop(case.shape, executed=library in VITKIT_VARIANTS) * (3 if case.mode == "train" else 1)

@@ -2,6 +2,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+import vitkit  # noqa: F401 -- before torch, as the vitkit command runs (vitkit/blas.py: MKL on AMD CPUs)
 import torch
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official"

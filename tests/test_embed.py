@@ -78,8 +78,11 @@ def test_embed_resumes_after_an_interruption_without_recomputing(tmp_path, vit_c
     computed.clear()
     resumed = embed_to_file(model, digits, out, batch_size=50, chunk_size=64, on_chunk=computed.append)
     assert computed == [3, 4, 5]  # 359 images in chunks of 64: only the last three were embedded again
-    assert np.array_equal(resumed.embeddings, full.embeddings)
-    assert np.array_equal(load_embeddings(out).embeddings, load_embeddings(tmp_path / "full.npz").embeddings)
+    # the resumed run batches images 192.. from 192 on, not from 150: BLAS kernels may round a row
+    # differently in another batch position, so equal to float32 rounding, not bit for bit
+    np.testing.assert_allclose(resumed.embeddings, full.embeddings, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(resumed.embeddings[:192], full.embeddings[:192])  # the kept chunks, as written
+    np.testing.assert_array_equal(load_embeddings(out).embeddings, resumed.embeddings)
     assert not folder.exists()
 
 

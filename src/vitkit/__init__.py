@@ -1,5 +1,9 @@
 """vitkit: the Vision Transformer of "An Image is Worth 16x16 Words", whole."""
 
+from . import blas
+
+blas.enable()  # before anything imports torch: MKL's fast kernels on AMD CPUs (see vitkit/blas.py)
+
 from .config import BiTConfig, ConfigError, ResNetConfig, ViTConfig
 from .checkpoint import CheckpointError, load, read_checkpoint, save
 from .variants import build_model, create_model, list_models, model_config

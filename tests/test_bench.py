@@ -48,6 +48,17 @@ def test_plan_resolves_vitkit_backend_and_compile():
     assert distinct(infer, libs, Options(backend="torch")) == libs  # compiled vs eager
 
 
+def test_auto_backend_is_onnxruntime_where_it_was_measured_faster():
+    from vitkit import blas
+
+    one, sixteen = make_cases(["tiny"], [1, 16], train=False)
+    assert plan("vitkit", one, Options()).backend == "onnxruntime"
+    generic_mkl = blas.mkl_cpu_type() == 0
+    p16 = plan("vitkit", sixteen, Options())
+    assert (p16.backend, p16.compile) == (("onnxruntime", False) if generic_mkl else ("torch", True))
+    assert plan("vitkit", one, Options(precision="bf16")).backend == "torch"
+
+
 def test_run_bench_schema(tmp_path):
     cases = make_cases(["tiny"], [2], train_batch=3)
     libs = ["vitkit", "timm", "torchvision", "transformers-sdpa", "no-such-library"]
@@ -95,3 +106,42 @@ def test_pipeline_on_a_jpeg_folder(tmp_path):
 
     res = jpeg_folder_rate(write_jpeg_folder(tmp_path, n=6, classes=2), batch_size=2, batches=2)
     assert res["img_s"] > 0 and res["batches"] == 2
+
+
+def test_worker_answers_each_request_line(tmp_path):
+    import io
+
+    from vitkit.bench.worker import serve
+
+    case = make_cases(["tiny"], [2], infer=False)[0]
+    requests = [{"op": "hello", "threads": 1},
+                {"op": "build", "library": "timm", "case": case.to_json(), "options": Options(threads=1).to_dict()},
+                {"op": "warm_up", "library": "timm", "warmup": 1, "min_sample_s": 0.0},
+                {"op": "timed", "library": "timm", "n": 2},
+                {"op": "build", "library": "no-such-library", "case": case.to_json(), "options": Options().to_dict()},
+                {"op": "release"}, {"op": "timed", "library": "timm", "n": 1}, {"op": "bogus"}]
+    out = io.StringIO()
+    serve(io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), out)
+    hello, built, warm, timed, bad, released, gone, bogus = map(json.loads, out.getvalue().splitlines())
+    assert hello["threads"] == 1 and set(hello["blas"]) == {"loaded", "reason", "mkl_cpu_type"}
+    assert built["plan"] == {"builder": "timm", "backend": "torch", "compile": False} and built["first_step_s"] > 0
+    assert warm["steps"] == 1 and timed["seconds"] > 0 and released == {}
+    assert bad["error"].startswith("ValueError") and gone["error"].startswith("KeyError")
+    assert bogus["error"] == "ValueError: unknown op 'bogus'"
+
+
+@pytest.mark.skipif(not __import__("vitkit").blas.status()["loaded"],
+                    reason="vitkit's MKL library is not loaded on this machine: peers run in-process anyway")
+def test_peers_run_apart_from_vitkits_mkl_library_unless_asked():
+    cases = make_cases(["tiny"], [2], infer=False)
+    libs = ["vitkit", "timm", "no-such-library"]
+    apart = run_bench(cases, libs, repeats=1, options=Options(threads=1), **FAST)
+    assert apart["machine"]["blas"]["loaded"] and apart["machine"]["blas"]["mkl_cpu_type"] > 0
+    assert apart["peers_process"]["blas"] == {**apart["peers_process"]["blas"], "loaded": False, "mkl_cpu_type": 0}
+    assert apart["matmul"]["peers_process"]["torch"]["best"] > 0
+    rows = {r["library"]: r for r in apart["results"]}
+    assert rows["timm"]["error"] is None and rows["timm"]["img_s"]["median"] > 0
+    assert rows["no-such-library"]["error"].startswith("ValueError")
+    assert "separate process without that library: MKL generic kernels" in format_table(apart)
+    together = run_bench(cases, libs[:2], repeats=1, options=Options(threads=1), peers_apart=False, **FAST)
+    assert together["peers_process"] is None and "same kernels as vitkit" in format_table(together)

@@ -6,8 +6,8 @@ network: the paper's ViT-Ti/S/B at 16x16 patches on 224 px images, and the demo'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 Mode = Literal["infer", "train"]
 
@@ -57,6 +57,14 @@ class Case:
     @property
     def key(self) -> str:
         return f"{self.shape.name} {self.mode} b{self.batch}"
+
+    def to_json(self) -> dict[str, Any]:
+        """For a child process (``memory``, ``worker``); ``Case.from_json`` reads it back."""
+        return {"shape": asdict(self.shape), "mode": self.mode, "batch": self.batch}
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> Case:
+        return Case(Shape(**d["shape"]), d["mode"], d["batch"])
 
 
 def get_shape(name: str) -> Shape:

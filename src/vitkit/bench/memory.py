@@ -26,7 +26,6 @@ weights; ``step_mib`` is the peak minus the memory allocated before the steps).
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import json
 import os
@@ -38,7 +37,7 @@ from typing import Any
 
 import torch
 
-from .cases import SHAPES, Case, Shape
+from .cases import SHAPES, Case
 from .peers import import_library
 from .workload import Options, make_workload, plan
 
@@ -108,20 +107,17 @@ def measure_here(library: str, case: Case, opts: Options, onnx_path: str | None 
     return {"peak_mib": (peak - base) / MIB, "step_mib": (peak - before) / MIB, "method": method}
 
 
-def _case_to_json(case: Case) -> dict[str, Any]:
-    return {"shape": dataclasses.asdict(case.shape), "mode": case.mode, "batch": case.batch}
-
-
 def measure(library: str, case: Case, opts: Options, onnx_path: str | None = None, steps: int = 2,
-            tiny_onnx_path: str | None = None, timeout_s: float = 1800) -> dict[str, Any]:
-    """Peak memory of ``library`` on ``case``, measured in a fresh Python process.
+            tiny_onnx_path: str | None = None, timeout_s: float = 1800,
+            env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Peak memory of ``library`` on ``case``, measured in a fresh Python process (``env``: set there too).
 
     onnxruntime workloads run the exported ``onnx_path``; ``tiny_onnx_path`` (the tiny shape, exported) is
     their warm-up model, so that onnxruntime's own set-up is not charged to the model, as torch's is not.
     """
-    spec = {"library": library, "case": _case_to_json(case), "options": opts.to_dict(), "onnx_path": onnx_path,
+    spec = {"library": library, "case": case.to_json(), "options": opts.to_dict(), "onnx_path": onnx_path,
             "steps": steps, "tiny_onnx_path": tiny_onnx_path}
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
+    env = {**os.environ, **(env or {}), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
     proc = subprocess.run([sys.executable, "-m", "vitkit.bench.memory", json.dumps(spec)], capture_output=True,
                           text=True, timeout=timeout_s, env=env)
     lines = proc.stdout.strip().splitlines()
@@ -133,8 +129,7 @@ def measure(library: str, case: Case, opts: Options, onnx_path: str | None = Non
 
 def _main(argv: list[str]) -> None:
     spec = json.loads(argv[0])
-    c = spec["case"]
-    case = Case(Shape(**c["shape"]), c["mode"], c["batch"])
+    case = Case.from_json(spec["case"])
     result = measure_here(spec["library"], case, Options(**spec["options"]), spec["onnx_path"], spec["steps"],
                           spec["tiny_onnx_path"])
     print(json.dumps(result))

@@ -76,7 +76,26 @@ def _header(result: dict[str, Any]) -> list[str]:
     return [f"vitkit bench: {m['device']} ({m['processor']}), {m['threads']} threads, torch {m['versions']['torch']}, "
             f"{precision}; {result['repeats']} alternating rounds, images/s as median [min, max]",
             f"{precision} matmul peak ({mm['before']['n']}^3, best of {gemms}): {mm['peak_gflops']:.1f} GFLOP/s "
-            f"(before the cases {mm['before']['best']:.1f}, after {mm['after']['best']:.1f})", ""]
+            f"(before the cases {mm['before']['best']:.1f}, after {mm['after']['best']:.1f})",
+            *_blas_lines(result), ""]
+
+
+def _blas_lines(result: dict[str, Any]) -> list[str]:
+    """Which GEMM kernels vitkit ran on, and where and on which kernels the peers ran."""
+    line = result["machine"].get("blas_line")
+    if not line:
+        return []
+    lines = [f"vitkit: {line}"]
+    peers = result.get("peers_process")
+    if peers:
+        kernels = peers["blas"]["mkl_cpu_type"]
+        kernels = "MKL generic kernels" if kernels == 0 else f"MKL kernels type {kernels}"
+        torch_mm = result["matmul"].get("peers_process", {}).get("torch", {}).get("best")
+        mm = f"; torch matmul there {torch_mm:.1f} GFLOP/s" if torch_mm else ""
+        lines.append(f"peers: as their users run them, in a separate process without that library: {kernels}{mm}")
+    else:
+        lines.append("peers: in this process, on the same kernels as vitkit")
+    return lines
 
 
 def format_table(result: dict[str, Any]) -> str:

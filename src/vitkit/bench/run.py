@@ -1,13 +1,17 @@
 """``run_bench``: every case, every library, timed in alternation; then FLOP rates, memory, the pipeline.
 
-Per case, all libraries' models are built in this one process and timed round-robin (``timing.alternate``);
-peak memory is then measured per library in a fresh process each (``memory``). The matmul peak (the best
-of torch's, numpy's and onnxruntime's GEMM; ``matmul_peak``) is measured before and after the cases, in the
-same process and thread setting; achieved FLOP rates are compared with the best of those measurements.
+Per case, all libraries' models are built and timed round-robin (``timing.alternate``): vitkit in this
+process, with its MKL library where ``vitkit.blas`` loaded it; the peers as their users run them -- in
+a worker process without that library (``worker``) when it is loaded here, in this process otherwise or
+when asked (``peers_apart=False``: every library on the same kernels). Peak memory is then measured per
+library in a fresh process each (``memory``; the peers' again without the library). The matmul peak (the
+best of torch's, numpy's and onnxruntime's GEMM; ``matmul_peak``) is measured before and after the
+cases, in the same thread setting (and in the worker); achieved FLOP rates are compared with the best.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -20,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .. import accel
+from .. import accel, blas
 from ..config import ViTConfig
 from ..flops import count_macs
 from .cases import SHAPES, Case, Shape
@@ -28,6 +32,7 @@ from .matmul_peak import matmul_gflops
 from .memory import measure
 from .timing import Stats, alternate
 from .workload import VITKIT_VARIANTS, Options, Workload, make_workload, plan
+from .worker import PeerProcess, RemoteWorkload, WorkerError, build_remote
 
 SCHEMA = "vitkit.bench/1"
 DEFAULT_LIBRARIES = ("vitkit", "vitkit-eager", "timm", "torchvision", "transformers-sdpa", "transformers-eager")
@@ -63,6 +68,7 @@ def machine_info(opts: Options) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "versions": {name: version(name) for name in
                      ("vitkit", "torch", "torchvision", "timm", "transformers", "onnxruntime", "onnx")},
+        "blas": blas.status(), "blas_line": blas.describe(),
     }
 
 
@@ -79,12 +85,18 @@ def distinct(case: Case, libraries: list[str], opts: Options) -> list[str]:
 
 
 def _build_all(case: Case, libraries: list[str], opts: Options, workdir: str, onnx_paths: dict[str, str],
-               errors: dict[str, str]) -> list[Workload]:
-    works = []
+               errors: dict[str, str], peers: PeerProcess | None) -> list[Workload | RemoteWorkload]:
+    works: list[Workload | RemoteWorkload] = []
     for lib in libraries:
         try:
+            if peers is not None and lib not in VITKIT_VARIANTS:
+                works.append(build_remote(peers, lib, case, opts))
+                continue
             w = make_workload(lib, case, opts, workdir, onnx_paths.get(case.shape.name))
             w.trial()
+        except WorkerError as e:  # already "Type: message", as raised in the worker
+            errors[lib] = str(e)
+            continue
         except Exception as e:  # noqa: BLE001 -- a peer that cannot run is reported, not fatal
             errors[lib] = f"{type(e).__name__}: {e}".splitlines()[0]
             continue
@@ -94,7 +106,7 @@ def _build_all(case: Case, libraries: list[str], opts: Options, workdir: str, on
     return works
 
 
-def _row(case: Case, w: Workload | None, lib: str, stats: Stats | None) -> dict[str, Any]:
+def _row(case: Case, w: Workload | RemoteWorkload | None, lib: str, stats: Stats | None) -> dict[str, Any]:
     gflop = case_gflop(case, lib)
     row: dict[str, Any] = {"model": case.shape.name, "mode": case.mode, "batch": case.batch, "library": lib,
                            "gflop_per_image": gflop, "error": None, "memory": None}
@@ -108,12 +120,13 @@ def _row(case: Case, w: Workload | None, lib: str, stats: Stats | None) -> dict[
 
 def run_case(case: Case, libraries: list[str], opts: Options, repeats: int, *, warmup: int = 2,
              min_sample_s: float = 0.5, memory: bool = True, workdir: str = ".",
-             onnx_paths: dict[str, str] | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Rows (one per library; see ``distinct``) for one case."""
+             onnx_paths: dict[str, str] | None = None, progress: Progress | None = None,
+             peers: PeerProcess | None = None) -> list[dict[str, Any]]:
+    """Rows (one per library; see ``distinct``) for one case; the peers run in ``peers`` if given."""
     onnx_paths = {} if onnx_paths is None else onnx_paths
     libraries = distinct(case, libraries, opts)
     errors: dict[str, str] = {}
-    works = _build_all(case, libraries, opts, workdir, onnx_paths, errors)
+    works = _build_all(case, libraries, opts, workdir, onnx_paths, errors, peers)
     say = progress or (lambda _: None)
     say(f"[{case.key}] timing {', '.join(w.library for w in works)} x {repeats} rounds")
     stats = alternate([w.contender() for w in works], repeats, warmup, min_sample_s) if works else {}
@@ -127,11 +140,15 @@ def run_case(case: Case, libraries: list[str], opts: Options, repeats: int, *, w
         rows.append(row)
     del works, by_name
     gc.collect()
+    if peers is not None:
+        peers.call("release")
     if memory:
         for row in rows:
             if row["error"] is None:
                 tiny = _tiny_onnx(workdir, onnx_paths) if row.get("backend") == "onnxruntime" else None
-                row["memory"] = _memory(row["library"], case, opts, onnx_paths.get(case.shape.name), tiny, say)
+                apart = peers is not None and row["library"] not in VITKIT_VARIANTS
+                row["memory"] = _memory(row["library"], case, opts, onnx_paths.get(case.shape.name), tiny, say,
+                                        {blas.ENV: "0"} if apart else None)
     return rows
 
 
@@ -146,9 +163,9 @@ def _tiny_onnx(workdir: str, onnx_paths: dict[str, str]) -> str:
 
 
 def _memory(lib: str, case: Case, opts: Options, onnx_path: str | None, tiny_onnx_path: str | None,
-            say: Progress) -> dict[str, Any] | None:
+            say: Progress, env: dict[str, str] | None = None) -> dict[str, Any] | None:
     try:
-        result = measure(lib, case, opts, onnx_path, steps=1, tiny_onnx_path=tiny_onnx_path)
+        result = measure(lib, case, opts, onnx_path, steps=1, tiny_onnx_path=tiny_onnx_path, env=env)
     except Exception as e:  # noqa: BLE001 -- reported in the row
         return {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
     say(f"[{case.key}] {lib}: peak {result['peak_mib']:.1f} MiB")
@@ -157,35 +174,45 @@ def _memory(lib: str, case: Case, opts: Options, onnx_path: str | None, tiny_onn
 
 def run_bench(cases: list[Case], libraries: list[str] | tuple[str, ...] = DEFAULT_LIBRARIES, repeats: int = 5, *,
               options: Options | None = None, warmup: int = 2, min_sample_s: float = 0.5, memory: bool = True,
-              pipeline: bool = True, matmul_n: int = 2048, progress: Progress | None = None) -> dict[str, Any]:
+              pipeline: bool = True, matmul_n: int = 2048, peers_apart: bool = True,
+              progress: Progress | None = None) -> dict[str, Any]:
     """Benchmark ``libraries`` on ``cases``; returns the JSON-able result (``report.format_table`` prints it).
 
     ``repeats`` rounds per case, after ``warmup`` untimed steps per library; each timed sample lasts at
     least ``min_sample_s``. ``memory``: measure peak memory (a fresh process per library and case).
     ``pipeline``: measure the input pipelines against the training steps. ``matmul_n``: the size of the
     square product that measures the matmul peak (smaller is quicker and further from the peak).
+    ``peers_apart``: where vitkit's MKL library is loaded here (CPU), run the peers in a worker process
+    without it, as their users run them; False runs them here, on the same kernels as vitkit.
     """
     opts = options or Options()
     accel.set_threads(opts.threads)
     say = progress or (lambda _: None)
     start = time.perf_counter()
-    say("matmul peak ...")
-    dtype = torch.bfloat16 if opts.precision == "bf16" else torch.float32
-    matmul = {"before": matmul_gflops(matmul_n, device=opts.device, dtype=dtype)}
-    rows: list[dict[str, Any]] = []
-    onnx_paths: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="vitkit-bench-") as workdir:
-        for case in cases:
-            rows += run_case(case, list(libraries), opts, repeats, warmup=warmup, min_sample_s=min_sample_s,
-                             memory=memory, workdir=workdir, onnx_paths=onnx_paths, progress=say)
-    matmul["after"] = matmul_gflops(matmul_n, device=opts.device, dtype=dtype)
-    matmul["peak_gflops"] = max(matmul["before"]["best"], matmul["after"]["best"])
+    apart = (peers_apart and blas.status()["loaded"] and torch.device(opts.device).type == "cpu"
+             and any(lib not in VITKIT_VARIANTS for lib in libraries))
+    with contextlib.ExitStack() as stack:
+        peers = stack.enter_context(PeerProcess(opts.threads)) if apart else None
+        say("matmul peak ...")
+        dtype = torch.bfloat16 if opts.precision == "bf16" else torch.float32
+        matmul = {"before": matmul_gflops(matmul_n, device=opts.device, dtype=dtype)}
+        rows: list[dict[str, Any]] = []
+        onnx_paths: dict[str, str] = {}
+        with tempfile.TemporaryDirectory(prefix="vitkit-bench-") as workdir:
+            for case in cases:
+                rows += run_case(case, list(libraries), opts, repeats, warmup=warmup, min_sample_s=min_sample_s,
+                                 memory=memory, workdir=workdir, onnx_paths=onnx_paths, progress=say, peers=peers)
+        matmul["after"] = matmul_gflops(matmul_n, device=opts.device, dtype=dtype)
+        if peers is not None:
+            matmul["peers_process"] = peers.call("matmul", n=matmul_n)
+        peers_info = None if peers is None else {"blas": peers.hello["blas"], "threads": peers.hello["threads"]}
+    matmul["peak_gflops"] = max(m["best"] for k, m in matmul.items() if isinstance(m, dict))
     for row in rows:  # against the best matmul seen in the run
         if "gflops" in row:
             row["peak_fraction"] = row["gflops"] / matmul["peak_gflops"]
     result = {"schema": SCHEMA, "machine": machine_info(opts), "options": opts.to_dict(),
               "repeats": repeats, "warmup": warmup, "min_sample_s": min_sample_s, "matmul": matmul,
-              "results": rows, "pipeline": None}
+              "peers_process": peers_info, "results": rows, "pipeline": None}
     if pipeline:
         result["pipeline"] = pipeline_check(rows, say)
     result["seconds"] = time.perf_counter() - start

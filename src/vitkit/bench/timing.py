@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -30,42 +31,53 @@ class Stats:
                 "steps_per_sample": self.steps_per_sample}
 
 
+class Timed(Protocol):
+    """What ``alternate`` times: ``name``, ``images`` per step; ``warm_up`` runs untimed steps and returns
+    how many steps make a sample; ``timed(n)`` runs ``n`` steps and returns their seconds. A contender in
+    another process (``worker.RemoteContender``) times itself there, so messages are not timed."""
+
+    name: str
+    images: int
+
+    def warm_up(self, warmup: int, min_sample_s: float) -> int: ...
+
+    def timed(self, n: int) -> float: ...
+
+
 @dataclass
 class Contender:
-    """One thing to time: ``step()`` processes ``images`` images and returns when they are done."""
+    """One thing to time here: ``step()`` processes ``images`` images and returns when they are done."""
 
     name: str
     step: Callable[[], None]
     images: int
     sync: Callable[[], None] | None = None  # waits for queued device work (CUDA); None on CPU
 
+    def timed(self, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            self.step()
+        if self.sync is not None:
+            self.sync()
+        return time.perf_counter() - start
 
-def _timed(c: Contender, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        c.step()
-    if c.sync is not None:
-        c.sync()
-    return time.perf_counter() - start
-
-
-def warm_up(c: Contender, warmup: int, min_sample_s: float, max_steps: int = 1000) -> int:
-    """Run ``warmup`` (>= 1) untimed steps; return how many steps make a sample of ``min_sample_s``."""
-    per_step = min(_timed(c, 1) for _ in range(max(warmup, 1)))
-    return max(1, min(max_steps, math.ceil(min_sample_s / max(per_step, 1e-9))))
+    def warm_up(self, warmup: int, min_sample_s: float, max_steps: int = 1000) -> int:
+        """Run ``warmup`` (>= 1) untimed steps; return how many steps make a sample of ``min_sample_s``."""
+        per_step = min(self.timed(1) for _ in range(max(warmup, 1)))
+        return max(1, min(max_steps, math.ceil(min_sample_s / max(per_step, 1e-9))))
 
 
-def alternate(contenders: list[Contender], rounds: int, warmup: int = 2, min_sample_s: float = 0.5,
+def alternate(contenders: Sequence[Timed], rounds: int, warmup: int = 2, min_sample_s: float = 0.5,
               on_sample: Callable[[str, int, float], None] | None = None) -> dict[str, Stats]:
     """Warm each contender up, then time ``rounds`` rounds of one sample each, in turn."""
     if rounds < 1:
         raise ValueError(f"rounds: expected >= 1, got {rounds}")
-    plan = {c.name: warm_up(c, warmup, min_sample_s) for c in contenders}
+    plan = {c.name: c.warm_up(warmup, min_sample_s) for c in contenders}
     samples: dict[str, list[float]] = {c.name: [] for c in contenders}
     for r in range(rounds):
         for c in contenders:
             n = plan[c.name]
-            rate = n * c.images / _timed(c, n)
+            rate = n * c.images / c.timed(n)
             samples[c.name].append(rate)
             if on_sample:
                 on_sample(c.name, r, rate)

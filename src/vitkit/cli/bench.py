@@ -45,6 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: autocast (CUDA)")
     p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
     p.add_argument("--no-pipeline", action="store_true", help="skip the input-pipeline measurement")
+    p.add_argument("--peers-same-process", action="store_true",
+                   help="run timm/torchvision/transformers in this process, on the GEMM kernels vitkit set up "
+                        "(default: where vitkit's MKL-on-AMD library is loaded, they run in a separate process "
+                        "without it, as their users run them)")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the full result as JSON")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run in seconds: the tiny model, 1 round, short samples, a small matmul, "
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     matmul_n = 2048
     if args.quick:
-        args.models, args.batch, args.repeats, args.warmup, args.min_sample = ["tiny"], [2], 1, 1, 0.05
+        args.models, args.batch, args.repeats, args.warmup, args.min_sample = ["tiny"], [1], 1, 1, 0.05
         args.no_memory = args.no_pipeline = True
         matmul_n = 512
     try:
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                    threads=args.threads)
     result = run_bench(cases, args.libraries, args.repeats, options=opts, warmup=args.warmup,
                        min_sample_s=args.min_sample, memory=not args.no_memory, pipeline=not args.no_pipeline,
-                       matmul_n=matmul_n,
+                       matmul_n=matmul_n, peers_apart=not args.peers_same_process,
                        progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_table(result))
     if args.json:

@@ -40,12 +40,12 @@ def test_alternate_runs_rounds_in_turn():
 def test_plan_resolves_vitkit_backend_and_compile():
     infer, train = make_cases(["tiny"], [2])
     assert plan("vitkit", train, Options()).backend == "torch" and not plan("vitkit", train, Options()).compile
-    assert plan("vitkit", infer, Options(backend="torch")).compile  # compiled inference is the default
+    assert plan("vitkit", infer, Options(backend="torch", compile=True)).compile
     assert not plan("vitkit-eager", infer, Options(compile=True)).compile
     assert plan("timm", infer, Options(compile=True)) == plan("timm", infer, Options())
     libs = ["vitkit", "vitkit-eager", "timm"]
     assert distinct(train, libs, Options()) == ["vitkit", "timm"]  # both would train eagerly
-    assert distinct(infer, libs, Options(backend="torch")) == libs  # compiled vs eager
+    assert distinct(infer, libs, Options(backend="torch", compile=True)) == libs  # compiled vs eager
 
 
 def test_auto_backend_is_onnxruntime_where_it_was_measured_faster():
@@ -55,7 +55,8 @@ def test_auto_backend_is_onnxruntime_where_it_was_measured_faster():
     assert plan("vitkit", one, Options()).backend == "onnxruntime"
     generic_mkl = blas.mkl_cpu_type() == 0
     p16 = plan("vitkit", sixteen, Options())
-    assert (p16.backend, p16.compile) == (("onnxruntime", False) if generic_mkl else ("torch", True))
+    assert (p16.backend, p16.compile) == (("onnxruntime", False) if generic_mkl else ("torch", False))
+    assert plan("vitkit", sixteen, Options(backend="torch")).compile == generic_mkl
     assert plan("vitkit", one, Options(precision="bf16")).backend == "torch"
 
 

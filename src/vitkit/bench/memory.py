@@ -75,7 +75,7 @@ def measure_here(library: str, case: Case, opts: Options, onnx_path: str | None 
 
     accel.set_threads(opts.threads)
     import_library(library)
-    tiny = Case(SHAPES["tiny"], case.mode, 2)
+    tiny = Case(SHAPES["tiny"], case.mode, case.batch)  # the batch too: the plan may depend on it
     if plan(library, case, opts).backend == "onnxruntime":
         import onnxruntime  # noqa: F401
 

@@ -37,8 +37,9 @@ class PeerProcess:
 
     def __init__(self, threads: int | None) -> None:
         env = {**os.environ, blas.ENV: "0"}
-        self._proc = subprocess.Popen([sys.executable, "-m", "vitkit.bench.worker"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True, env=env)
+        code = "from vitkit.bench.worker import main; main()"  # not -m: vitkit.bench imports this module
+        self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True, env=env)
         self.hello = self.call("hello", threads=threads)
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:
@@ -146,7 +147,8 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
         answers.flush()
 
 
-def _main() -> None:
+def main() -> None:
+    """The worker process: serve stdin, answer on (the real) stdout."""
     answers = os.fdopen(os.dup(1), "w")  # the protocol keeps the real stdout...
     os.dup2(2, 1)  # ...and whatever the libraries print goes to stderr
     sys.stdout = sys.stderr
@@ -154,4 +156,4 @@ def _main() -> None:
 
 
 if __name__ == "__main__":
-    _main()
+    main()

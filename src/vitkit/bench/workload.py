@@ -34,11 +34,17 @@ VITKIT_VARIANTS = ("vitkit", "vitkit-eager", "vitkit-compiled", "vitkit-onnxrunt
 
 @dataclass(frozen=True)
 class Options:
-    """How vitkit runs. ``compile=None``: compile torch inference (it pays), not training (it does not).
-    ``backend="auto"``: onnxruntime for fp32 inference on CPU where installed and faster -- at batch 1, and
-    at every batch where torch's MKL runs its generic kernels (``vitkit.blas``) -- torch otherwise.
-    Measured (2-core AMD EPYC, MKL's AVX2 kernels): onnxruntime / compiled torch at batch 1: demo 1.49x,
-    p4/32 1.10x, Ti/16 1.07x; at batch 16: 0.67x, 0.94x, 0.88x."""
+    """How vitkit runs (``None``/``"auto"``: as measured fastest for the case, 2-core AMD EPYC).
+
+    ``backend="auto"``: onnxruntime for fp32 inference on CPU where installed and faster -- at batch 1
+    (onnxruntime / eager torch: demo 3.7x, p4/32 1.4x, Ti/16 1.3x), and at every batch where torch's MKL
+    runs its generic kernels (``vitkit.blas``) -- torch otherwise (at batch 16 on MKL's AVX2 kernels,
+    onnxruntime / eager torch: demo 0.94x, Ti/16 0.93x, p4/32 1.05x in one run and 0.98x in another).
+    ``compile=None``: compile inference on CUDA, and on CPU where MKL runs generic kernels (inductor's
+    packed weights then beat it); not on MKL's instruction-set kernels, where compiled / eager at batch 16
+    is Ti/16 1.00x, p4/32 0.99x, S/16 1.06x, B/16 1.02x, demo 1.18x for 1.0-3.8x the memory (plus 10-40 s
+    of compiling); never for training (0.97-1.00x).
+    """
 
     compile: bool | None = None
     backend: Backend = "auto"
@@ -72,14 +78,15 @@ def plan(library: str, case: Case, opts: Options) -> Plan:
         return Plan("vitkit", "torch", True)
     if library == "vitkit-onnxruntime":
         return Plan("vitkit", "onnxruntime" if infer else "torch", False)
+    cpu = torch.device(opts.device).type == "cpu"
+    generic = cpu and blas.mkl_cpu_type() == 0  # torch's GEMM on MKL's generic kernels (see vitkit.blas)
     backend = opts.backend
     if backend == "auto":
-        cpu = torch.device(opts.device).type == "cpu"
         ort = infer and cpu and opts.precision == "fp32" and onnxruntime_available()
-        backend = "onnxruntime" if ort and (case.batch == 1 or blas.mkl_cpu_type() == 0) else "torch"
+        backend = "onnxruntime" if ort and (case.batch == 1 or generic) else "torch"
     if not infer:
         backend = "torch"
-    compile_ = opts.compile if opts.compile is not None else infer
+    compile_ = opts.compile if opts.compile is not None else infer and (not cpu or generic)
     return Plan("vitkit", backend, compile_ and backend == "torch")
 
 

@@ -1,9 +1,10 @@
 """Running a model fast: threads, inference mode, ``torch.compile`` where it pays, bf16 autocast on CUDA.
 
 Measured on a 2-core CPU (``vitkit bench``): compiling with inductor and frozen weights speeds inference
-up (weights prepacked for oneDNN, bias and GELU fused into the matmuls; the smaller the model, the more:
-per-op overhead dominates there); it does not speed a training step up (matmul-bound either way) and costs
-20-40 s, so training stays eager by default.
+up where torch's own GEMM is slow (MKL's generic kernels on AMD CPUs: inductor prepacks the weights for
+oneDNN and fuses bias and GELU into the matmuls) and for the tiniest models (per-op overhead); on MKL's
+instruction-set kernels (``vitkit.blas``) it gains 0-6% at batch 16 on ViT-Ti/S/B for more memory. It does
+not speed a training step up (matmul-bound either way) and costs 10-40 s, so training stays eager.
 """
 
 from __future__ import annotations

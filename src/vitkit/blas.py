@@ -25,6 +25,7 @@ reports what happened and which kernels MKL runs (``vitkit bench`` prints it).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import sys
@@ -104,9 +105,11 @@ def enable() -> bool:
     return True
 
 
+@functools.cache
 def mkl_cpu_type() -> int | None:
     """The kernel family torch's MKL runs (0: generic kernels; higher: by instruction set, e.g. 5 for
-    AVX2), or None where torch does not use MKL. Makes MKL choose, if it has not yet."""
+    AVX2), or None where torch does not use MKL. Makes MKL choose, if it has not yet (once per process:
+    so is this answer)."""
     import torch
 
     if not torch.backends.mkl.is_available():

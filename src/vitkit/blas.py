@@ -129,9 +129,13 @@ def status() -> dict[str, Any]:
     return {"loaded": _loaded, "reason": _reason, "mkl_cpu_type": mkl_cpu_type()}
 
 
+def kernels_name(cpu_type: int | None) -> str:
+    """``mkl_cpu_type()``'s answer in words (for this process's or another's)."""
+    return {None: "torch without MKL", 0: "MKL generic kernels"}.get(cpu_type, f"MKL kernels type {cpu_type}")
+
+
 def describe() -> str:
     """One line for the bench header."""
     s = status()
-    kernels = {None: "torch without MKL", 0: "MKL generic kernels"}.get(s["mkl_cpu_type"],
-                                                                         f"MKL kernels type {s['mkl_cpu_type']}")
-    return f"{kernels}; vitkit's MKL-on-AMD library {'loaded' if s['loaded'] else 'not loaded'}: {s['reason']}"
+    loaded = "loaded" if s["loaded"] else "not loaded"
+    return f"{kernels_name(s['mkl_cpu_type'])}; vitkit's MKL-on-AMD library {loaded}: {s['reason']}"

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..blas import kernels_name
 from .peers import PEERS
 
 
@@ -88,8 +89,7 @@ def _blas_lines(result: dict[str, Any]) -> list[str]:
     lines = [f"vitkit: {line}"]
     peers = result.get("peers_process")
     if peers:
-        kernels = peers["blas"]["mkl_cpu_type"]
-        kernels = "MKL generic kernels" if kernels == 0 else f"MKL kernels type {kernels}"
+        kernels = kernels_name(peers["blas"]["mkl_cpu_type"])
         torch_mm = result["matmul"].get("peers_process", {}).get("torch", {}).get("best")
         mm = f"; torch matmul there {torch_mm:.1f} GFLOP/s" if torch_mm else ""
         lines.append(f"peers: as their users run them, in a separate process without that library: {kernels}{mm}")

@@ -206,7 +206,7 @@ def run_bench(cases: list[Case], libraries: list[str] | tuple[str, ...] = DEFAUL
         if peers is not None:
             matmul["peers_process"] = peers.call("matmul", n=matmul_n)
         peers_info = None if peers is None else {"blas": peers.hello["blas"], "threads": peers.hello["threads"]}
-    matmul["peak_gflops"] = max(m["best"] for k, m in matmul.items() if isinstance(m, dict))
+    matmul["peak_gflops"] = max(m["best"] for m in matmul.values() if isinstance(m, dict))
     for row in rows:  # against the best matmul seen in the run
         if "gflops" in row:
             row["peak_fraction"] = row["gflops"] / matmul["peak_gflops"]

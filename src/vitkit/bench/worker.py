@@ -23,9 +23,10 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from .. import blas
+from .. import accel, blas
 from .cases import Case
-from .workload import Options, Plan
+from .matmul_peak import matmul_gflops
+from .workload import Options, Plan, make_workload
 
 
 class WorkerError(RuntimeError):
@@ -110,10 +111,6 @@ def build_remote(peers: PeerProcess, library: str, case: Case, opts: Options) ->
 
 
 def _handle(req: dict[str, Any], works: dict[str, Any]) -> dict[str, Any]:
-    from .. import accel
-    from .matmul_peak import matmul_gflops
-    from .workload import make_workload
-
     op = req["op"]
     if op == "hello":
         return {"threads": accel.set_threads(req["threads"]), "blas": blas.status(), "pid": os.getpid()}

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_type_hints
 
+from .errors import VitkitError
+
 Classifier = Literal["token", "gap"]
 PosEmb = Literal["none", "learned_1d", "learned_2d", "relative", "sincos_2d"]
 PosEmbAt = Literal["stem", "every_layer", "every_layer_shared"]
@@ -21,7 +23,7 @@ ResNetUnit = Literal["post_act", "pre_act"]
 ResNetPadding = Literal["same_tf", "fixed"]
 
 
-class ConfigError(ValueError):
+class ConfigError(VitkitError, ValueError):
     """An option, or a combination of options, that cannot build a model."""
 
 

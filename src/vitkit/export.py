@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .config import ViTConfig
+from .errors import VitkitError
 
 Output = Literal["logits", "embedding"]
 INPUT_NAME = "images"
@@ -26,7 +27,7 @@ META_TRANSFORM, META_OUTPUT = "vitkit.transform", "vitkit.output"
 MAX_BATCH, MAX_GRID = 1 << 16, 1 << 10
 
 
-class ExportError(RuntimeError):
+class ExportError(VitkitError, RuntimeError):
     """The model cannot be exported as asked, or the exported graph does not match the torch model."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import VitkitError
 
-class DataError(Exception):
+
+class DataError(VitkitError):
     """A data set that cannot be opened or read: a one-line message naming the file or spec at fault.
 
     Raised for unknown specs, empty or malformed data sets, missing files and undecodable images, so

@@ -60,7 +60,11 @@ def run(c: DemoConfig, seeds: list[int], supervised: bool, mpp_lr: float | None)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"config": dataclasses.asdict(c), "seeds": seeds, "mpp_lr": mpp_lr}
     pre = timed_train(mpp_spec(c, out, mpp_lr))
-    results["mpp"] = {"seconds": pre["seconds"], "steps": pre["steps"], "train_mpp_top1": last_mpp_accuracy(out / "mpp")}
+    results["mpp"] = {
+        "seconds": pre["seconds"],
+        "steps": pre["steps"],
+        "train_mpp_top1": last_mpp_accuracy(out / "mpp"),
+    }
     if supervised:
         results["supervised_pretrain"] = timed_train(_pretrain_spec(c, out))
     stages: dict[str, list[dict[str, Any]]] = {"mpp_finetune": [], "scratch": []}
@@ -68,28 +72,38 @@ def run(c: DemoConfig, seeds: list[int], supervised: bool, mpp_lr: float | None)
         stages["supervised_finetune"] = []
     for seed in seeds:
         cs = dataclasses.replace(c, seed=seed)
-        specs = {"mpp_finetune": finetune_from(cs, out, out / "mpp", f"mpp_finetune_s{seed}"),
-                 "scratch": dataclasses.replace(_scratch_spec(cs, out), out=str(out / f"scratch_s{seed}"))}
+        specs = {
+            "mpp_finetune": finetune_from(cs, out, out / "mpp", f"mpp_finetune_s{seed}"),
+            "scratch": dataclasses.replace(_scratch_spec(cs, out), out=str(out / f"scratch_s{seed}")),
+        }
         if supervised:
             specs["supervised_finetune"] = finetune_from(cs, out, out / "pretrain", f"supervised_finetune_s{seed}")
         for stage, spec in specs.items():
             stages[stage].append(timed_train(spec))
     for stage, runs in stages.items():
         tops = [r["test_top1"] for r in runs]
-        results[stage] = {"test_top1": tops, "mean": statistics.fmean(tops),
-                          "std": statistics.pstdev(tops), "seconds": sum(r["seconds"] for r in runs)}
+        results[stage] = {
+            "test_top1": tops,
+            "mean": statistics.fmean(tops),
+            "std": statistics.pstdev(tops),
+            "seconds": sum(r["seconds"] for r in runs),
+        }
     (out / "results.json").write_text(json.dumps(results, indent=1))
     return results
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [f"MPP pre-training: {results['mpp']['steps']} steps, {results['mpp']['seconds']:.0f} s, "
-             f"masked-patch accuracy (last batches) {results['mpp']['train_mpp_top1']:.3f}",
-             f"{'MNIST-5k held-out top-1':<26} {'mean':>7} {'std':>7}  per seed"]
+    lines = [
+        f"MPP pre-training: {results['mpp']['steps']} steps, {results['mpp']['seconds']:.0f} s, "
+        f"masked-patch accuracy (last batches) {results['mpp']['train_mpp_top1']:.3f}",
+        f"{'MNIST-5k held-out top-1':<26} {'mean':>7} {'std':>7}  per seed",
+    ]
     for stage in ("mpp_finetune", "scratch", "supervised_finetune"):
         if stage in results:
             r = results[stage]
-            lines.append(f"{stage:<26} {r['mean']:>7.4f} {r['std']:>7.4f}  {' '.join(f'{t:.4f}' for t in r['test_top1'])}")
+            lines.append(
+                f"{stage:<26} {r['mean']:>7.4f} {r['std']:>7.4f}  {' '.join(f'{t:.4f}' for t in r['test_top1'])}"
+            )
     gain = results["mpp_finetune"]["mean"] - results["scratch"]["mean"]
     lines.append(f"MPP fine-tuned vs scratch: {gain:+.4f} top-1")
     return "\n".join(lines)
@@ -107,9 +121,18 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, measures nothing")
     args = p.parse_args()
     c = DemoConfig.quick(args.out) if args.quick else DemoConfig(out=args.out)
-    changes = {k: v for k, v in {"pretrain_epochs": args.pretrain_epochs, "finetune_steps": args.finetune_steps,
-                                 "device": args.device}.items() if v is not None}
-    results = run(dataclasses.replace(c, **changes), [int(s) for s in args.seeds.split(",")], args.supervised, args.mpp_lr)
+    changes = {
+        k: v
+        for k, v in {
+            "pretrain_epochs": args.pretrain_epochs,
+            "finetune_steps": args.finetune_steps,
+            "device": args.device,
+        }.items()
+        if v is not None
+    }
+    results = run(
+        dataclasses.replace(c, **changes), [int(s) for s in args.seeds.split(",")], args.supervised, args.mpp_lr
+    )
     print(table(results))
     print(f"results: {Path(args.out) / 'results.json'}")
 

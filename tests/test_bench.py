@@ -16,13 +16,29 @@ from vitkit.bench.workload import plan
 from vitkit.cli.main import main
 
 FAST = dict(warmup=1, min_sample_s=0.01, memory=False, pipeline=False, matmul_n=256)
-ROW_KEYS = {"model", "mode", "batch", "library", "gflop_per_image", "error", "memory", "backend", "compiled",
-            "setup_s", "first_step_s", "img_s", "gflops", "peak_fraction"}
+ROW_KEYS = {
+    "model",
+    "mode",
+    "batch",
+    "library",
+    "gflop_per_image",
+    "error",
+    "memory",
+    "backend",
+    "compiled",
+    "setup_s",
+    "first_step_s",
+    "img_s",
+    "gflops",
+    "peak_fraction",
+}
 
 
 def test_peers_build_the_same_network():
-    counts = {lib: sum(p.numel() for p in build(lib, SHAPES["tiny"]).parameters())
-              for lib in ("vitkit", "timm", "torchvision", "transformers-sdpa", "transformers-eager")}
+    counts = {
+        lib: sum(p.numel() for p in build(lib, SHAPES["tiny"]).parameters())
+        for lib in ("vitkit", "timm", "torchvision", "transformers-sdpa", "transformers-eager")
+    }
     assert len(set(counts.values())) == 1, counts
     x = torch.randn(2, 3, 16, 16)
     assert build("transformers-eager", SHAPES["tiny"])(x).shape == (2, 10)
@@ -30,8 +46,12 @@ def test_peers_build_the_same_network():
 
 def test_alternate_runs_rounds_in_turn():
     order = []
-    stats = alternate([Contender("a", lambda: order.append("a"), 4), Contender("b", lambda: order.append("b"), 4)],
-                      rounds=3, warmup=1, min_sample_s=0.0)
+    stats = alternate(
+        [Contender("a", lambda: order.append("a"), 4), Contender("b", lambda: order.append("b"), 4)],
+        rounds=3,
+        warmup=1,
+        min_sample_s=0.0,
+    )
     assert order[2:] == ["a", "b"] * 3  # after one warm-up step each
     assert set(stats) == {"a", "b"} and len(stats["a"].samples) == 3
     assert stats["a"].min <= stats["a"].median <= stats["a"].max
@@ -76,8 +96,9 @@ def test_run_bench_schema(tmp_path):
     assert all(r["error"].startswith("ValueError") for r in rows if r["library"] == "no-such-library")
     table = format_table(result)
     assert "vitkit / fastest peer" in table and "no-such-library" in table
-    assert {(s["mode"], s["fastest_peer"] in ("timm", "torchvision", "transformers-sdpa")) for s in summary(result)} \
-        == {("infer", True), ("train", True)}
+    assert {
+        (s["mode"], s["fastest_peer"] in ("timm", "torchvision", "transformers-sdpa")) for s in summary(result)
+    } == {("infer", True), ("train", True)}
     saved = json.loads(write_json(result, tmp_path / "bench.json").read_text())
     assert saved["summary"] and saved["results"] == json.loads(json.dumps(rows))
 
@@ -94,8 +115,10 @@ def test_onnxruntime_backend_and_cli_quick(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     path = tmp_path / "quick.json"
-    assert main(["bench", "--quick", "--threads", "1", "--libraries", "vitkit,vitkit-eager,timm",
-                 "--json", str(path)]) == 0
+    assert (
+        main(["bench", "--quick", "--threads", "1", "--libraries", "vitkit,vitkit-eager,timm", "--json", str(path)])
+        == 0
+    )
     result = json.loads(path.read_text())
     backends = {(r["mode"], r["library"]): r["backend"] for r in result["results"]}
     assert backends[("infer", "vitkit")] == "onnxruntime" and backends[("train", "vitkit")] == "torch"
@@ -115,12 +138,16 @@ def test_worker_answers_each_request_line(tmp_path):
     from vitkit.bench.worker import serve
 
     case = make_cases(["tiny"], [2], infer=False)[0]
-    requests = [{"op": "hello", "threads": 1},
-                {"op": "build", "library": "timm", "case": case.to_json(), "options": Options(threads=1).to_dict()},
-                {"op": "warm_up", "library": "timm", "warmup": 1, "min_sample_s": 0.0},
-                {"op": "timed", "library": "timm", "n": 2},
-                {"op": "build", "library": "no-such-library", "case": case.to_json(), "options": Options().to_dict()},
-                {"op": "release"}, {"op": "timed", "library": "timm", "n": 1}, {"op": "bogus"}]
+    requests = [
+        {"op": "hello", "threads": 1},
+        {"op": "build", "library": "timm", "case": case.to_json(), "options": Options(threads=1).to_dict()},
+        {"op": "warm_up", "library": "timm", "warmup": 1, "min_sample_s": 0.0},
+        {"op": "timed", "library": "timm", "n": 2},
+        {"op": "build", "library": "no-such-library", "case": case.to_json(), "options": Options().to_dict()},
+        {"op": "release"},
+        {"op": "timed", "library": "timm", "n": 1},
+        {"op": "bogus"},
+    ]
     out = io.StringIO()
     serve(io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), out)
     hello, built, warm, timed, bad, released, gone, bogus = map(json.loads, out.getvalue().splitlines())
@@ -131,8 +158,10 @@ def test_worker_answers_each_request_line(tmp_path):
     assert bogus["error"] == "ValueError: unknown op 'bogus'"
 
 
-@pytest.mark.skipif(not __import__("vitkit").blas.status()["loaded"],
-                    reason="vitkit's MKL library is not loaded on this machine: peers run in-process anyway")
+@pytest.mark.skipif(
+    not __import__("vitkit").blas.status()["loaded"],
+    reason="vitkit's MKL library is not loaded on this machine: peers run in-process anyway",
+)
 def test_peers_run_apart_from_vitkits_mkl_library_unless_asked():
     cases = make_cases(["tiny"], [2], infer=False)
     libs = ["vitkit", "timm", "no-such-library"]

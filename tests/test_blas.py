@@ -31,8 +31,9 @@ def test_decide_loads_only_on_amd_cpus_with_the_kernels_instructions():
 
 def _probe(code: str, **env: str) -> dict:
     """Run ``code`` (which ends by printing JSON) in a fresh interpreter, as a user's program would."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, **env}, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, **env}, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -48,8 +49,10 @@ print(json.dumps({**b.status(), "err": float(((y.double() - ref).abs().max() / r
 """
 
 
-@pytest.mark.skipif(not blas.decide(blas._cpuinfo(), platform.system(), platform.machine(), None)[0],
-                    reason="not an AMD CPU with AVX2/FMA: the library is not for this machine")
+@pytest.mark.skipif(
+    not blas.decide(blas._cpuinfo(), platform.system(), platform.machine(), None)[0],
+    reason="not an AMD CPU with AVX2/FMA: the library is not for this machine",
+)
 def test_on_this_amd_cpu_mkl_runs_its_instruction_set_kernels_with_the_same_results():
     if blas.library_path() is None:
         pytest.fail("vitkit/_mkl_amd*.so was not built: `pip install -e .` compiles it (needs a C compiler)")

@@ -23,8 +23,15 @@ def small(**kw):
     return model.eval()
 
 
-@pytest.mark.parametrize("kw", [{}, {"posemb": "learned_2d", "posemb_at": "every_layer"}, {"posemb": "relative", "classifier": "gap"},
-                                {"representation_size": 16, "gelu": "exact"}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"posemb": "learned_2d", "posemb_at": "every_layer"},
+        {"posemb": "relative", "classifier": "gap"},
+        {"representation_size": 16, "gelu": "exact"},
+    ],
+)
 def test_save_load_roundtrip(tmp_path, kw):
     model = small(**kw)
     vitkit.save(model, tmp_path / "m.safetensors", classes=[str(i) for i in range(10)], extra={"mean": [0.5]})
@@ -46,7 +53,9 @@ def test_save_is_atomic_and_leaves_no_temp(tmp_path):
 
 
 def test_load_options(tmp_path, fixtures_dir):
-    model = vitkit.load(fixtures_dir / "vit_token_rep32_p4_32.params.npz", drop_pre_logits=True, num_classes=4, image_size=(40, 48))
+    model = vitkit.load(
+        fixtures_dir / "vit_token_rep32_p4_32.params.npz", drop_pre_logits=True, num_classes=4, image_size=(40, 48)
+    )
     assert model.config.representation_size is None and model.config.num_classes == 4
     assert model.config.image_size == (40, 48) and model.pos_embed.weight.shape == (1, 1 + 10 * 12, 64)
     assert model(torch.randn(1, 3, 40, 48)).shape == (1, 4)
@@ -77,8 +86,12 @@ def test_missing_file(tmp_path):
 
 
 def test_not_a_checkpoint(tmp_path):
-    for name, data in [("x.safetensors", b"hello world, not tensors"), ("x.npz", b"PK\x03\x04junk"), ("x.pth", b"\x80\x04junk"),
-                       ("x.txt", b"text")]:
+    for name, data in [
+        ("x.safetensors", b"hello world, not tensors"),
+        ("x.npz", b"PK\x03\x04junk"),
+        ("x.pth", b"\x80\x04junk"),
+        ("x.txt", b"text"),
+    ]:
         (tmp_path / name).write_bytes(data)
         with pytest.raises(CheckpointError) as e:
             vitkit.load(tmp_path / name)

@@ -62,10 +62,45 @@ def test_compiled_inference_matches_eager(no_tf32):
 @pytest.mark.slow
 def test_a_bf16_training_run_on_the_gpu_learns(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "vitkit", "train", "ViT-Ti/16", "--data", "digits:train", "--val", "digits:test",
-           "--out", str(out), "--steps", "300", "--batch-size", "64", "--image-size", "16", "--device", "cuda",
-           "--set", "patch_size=4", "--set", "hidden_size=64", "--set", "num_layers=2", "--set", "num_heads=4",
-           "--set", "mlp_dim=128", "--set", "precision=bf16", "--set", "log_every=10", "--set", "warmup_steps=10", "--set", "lr=0.003"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vitkit",
+        "train",
+        "ViT-Ti/16",
+        "--data",
+        "digits:train",
+        "--val",
+        "digits:test",
+        "--out",
+        str(out),
+        "--steps",
+        "300",
+        "--batch-size",
+        "64",
+        "--image-size",
+        "16",
+        "--device",
+        "cuda",
+        "--set",
+        "patch_size=4",
+        "--set",
+        "hidden_size=64",
+        "--set",
+        "num_layers=2",
+        "--set",
+        "num_heads=4",
+        "--set",
+        "mlp_dim=128",
+        "--set",
+        "precision=bf16",
+        "--set",
+        "log_every=10",
+        "--set",
+        "warmup_steps=10",
+        "--set",
+        "lr=0.003",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     train = [r["loss"] for r in rows if r["kind"] == "train"]
@@ -78,8 +113,23 @@ def test_bench_runs_on_the_gpu_and_names_it(tmp_path):
     from vitkit.cli.main import main
 
     path = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--device", "cuda", "--precision", "bf16", "--libraries", "vitkit,timm",
-                 "--json", str(path)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--quick",
+                "--device",
+                "cuda",
+                "--precision",
+                "bf16",
+                "--libraries",
+                "vitkit,timm",
+                "--json",
+                str(path),
+            ]
+        )
+        == 0
+    )
     result = json.loads(path.read_text())
     assert result["machine"]["device_name"] and result["peers_process"] is None
     assert all(r["error"] is None and r["img_s"]["median"] > 0 for r in result["results"])

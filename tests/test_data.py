@@ -301,8 +301,9 @@ def test_builtin_errors() -> None:
         vd.open_dataset("cifar-10")
 
 
-@pytest.mark.skipif(fashion_mnist.find_folder() is None,
-                    reason="Fashion-MNIST files absent (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    fashion_mnist.find_folder() is None, reason="Fashion-MNIST files absent (apt-get install dataset-fashion-mnist)"
+)
 def test_fashion_mnist() -> None:
     train, test = vd.open_dataset("fashion-mnist"), vd.open_dataset("fashion-mnist:test")
     assert tuple(train.images.shape) == (60000, 28, 28) and tuple(test.images.shape) == (10000, 28, 28)
@@ -328,12 +329,15 @@ def test_transform_config_round_trip_and_checks() -> None:
         vd.TransformConfig.from_dict({"extra": 1})
 
 
-@pytest.mark.parametrize("cfg,shape", [
-    (vd.TransformConfig(image_size=32), (5, 28, 28)),
-    (vd.TransformConfig(image_size=16, crop_pct=0.875, interpolation="bicubic"), (5, 28, 20)),
-    (vd.TransformConfig(image_size=(12, 20), in_chans=1, mean=(0.1,), std=(0.3,)), (5, 30, 24, 3)),
-    (vd.TransformConfig.preset("imagenet", image_size=24), (5, 24, 24, 3)),
-])
+@pytest.mark.parametrize(
+    "cfg,shape",
+    [
+        (vd.TransformConfig(image_size=32), (5, 28, 28)),
+        (vd.TransformConfig(image_size=16, crop_pct=0.875, interpolation="bicubic"), (5, 28, 20)),
+        (vd.TransformConfig(image_size=(12, 20), in_chans=1, mean=(0.1,), std=(0.3,)), (5, 30, 24, 3)),
+        (vd.TransformConfig.preset("imagenet", image_size=24), (5, 24, 24, 3)),
+    ],
+)
 def test_batched_eval_equals_per_image(cfg: vd.TransformConfig, shape: tuple[int, ...]) -> None:
     images = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     per_image = vd.build_transform(cfg, train=False)
@@ -393,8 +397,11 @@ def test_array_loader_resumes_exactly() -> None:
     for world in (1, 2):
         for rank in range(world):
             full = list(vd.make_loader(ds, cfg, 4, train=True, seed=7, rank=rank, world_size=world, epoch=2))
-            tail = list(vd.make_loader(ds, cfg, 4, train=True, seed=7, rank=rank, world_size=world, epoch=2,
-                                       start_index=3 * 4 * world))
+            tail = list(
+                vd.make_loader(
+                    ds, cfg, 4, train=True, seed=7, rank=rank, world_size=world, epoch=2, start_index=3 * 4 * world
+                )
+            )
             assert len(tail) == len(full) - 3
             for (x, y), (x2, y2) in zip(full[3:], tail, strict=True):
                 assert torch.equal(x, x2) and torch.equal(y, y2)

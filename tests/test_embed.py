@@ -130,7 +130,9 @@ def test_parquet_round_trip(tmp_path, vit_ckpt):
 
 def test_bit_embedding_is_the_pooled_feature_vector(digits):
     torch.manual_seed(0)
-    bit = vitkit.build_model(BiTConfig(resnet=ResNetConfig((1,), 0.5, unit="pre_act"), num_classes=10, image_size=16)).eval()
+    bit = vitkit.build_model(
+        BiTConfig(resnet=ResNetConfig((1,), 0.5, unit="pre_act"), num_classes=10, image_size=16)
+    ).eval()
     e = embed_dataset(bit, digits)
     with torch.no_grad():
         x = batch_transform(digits.images[:5], transform_for(bit), train=False)
@@ -140,6 +142,7 @@ def test_bit_embedding_is_the_pooled_feature_vector(digits):
 
 
 # ------------------------------------------------------------------------------------------ neighbours
+
 
 def brute_force(db, q, k):
     sims = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (db / np.linalg.norm(db, axis=1, keepdims=True)).T
@@ -177,8 +180,23 @@ def test_neighbors_cli_by_row_path_and_image(tmp_path, vit_ckpt, digits, capsys)
     image = tmp_path / "five.png"
     Image.fromarray(digits.images[5].numpy()).save(image)  # image 5 as a file: its embedding is row 5's
     capsys.readouterr()
-    assert main(["neighbors", str(emb), "17", "digits:test:40", str(image), "-k", "4", "--json",
-                 "--checkpoint", str(vit_ckpt)]) == 0
+    assert (
+        main(
+            [
+                "neighbors",
+                str(emb),
+                "17",
+                "digits:test:40",
+                str(image),
+                "-k",
+                "4",
+                "--json",
+                "--checkpoint",
+                str(vit_ckpt),
+            ]
+        )
+        == 0
+    )
     results = json.loads(capsys.readouterr().out)
     e = load_embeddings(emb)
     assert [r["query"] for r in results] == ["17", "digits:test:40", str(image)]
@@ -196,10 +214,12 @@ def test_neighbors_errors_are_one_line(tmp_path, vit_ckpt, capsys):
     emb = tmp_path / "emb.npz"
     Embeddings(np.ones((3, 4)), ["a", "b", "c"]).save(emb)
     np.savez(tmp_path / "other.npz", features=np.zeros((2, 2)))
-    cases = [([str(tmp_path / "missing.npz"), "0"], "no such embeddings file"),
-             ([str(tmp_path / "other.npz"), "0"], "no 'embeddings' array"),
-             ([str(emb), "nothing"], "not a row number, a path in the file, nor an image file"),
-             ([str(emb), "7"], "index out of range")]
+    cases = [
+        ([str(tmp_path / "missing.npz"), "0"], "no such embeddings file"),
+        ([str(tmp_path / "other.npz"), "0"], "no 'embeddings' array"),
+        ([str(emb), "nothing"], "not a row number, a path in the file, nor an image file"),
+        ([str(emb), "7"], "index out of range"),
+    ]
     for args, message in cases:
         assert main(["neighbors", *args]) == 2
         err = capsys.readouterr().err.strip()

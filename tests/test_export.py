@@ -19,8 +19,17 @@ CLASSES = [f"c{i}" for i in range(5)]
 
 def small(**kw):
     torch.manual_seed(0)
-    model = vitkit.create_model("ViT-Ti/16", image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2,
-                                mlp_dim=64, num_classes=5, **kw).eval()
+    model = vitkit.create_model(
+        "ViT-Ti/16",
+        image_size=16,
+        patch_size=4,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        mlp_dim=64,
+        num_classes=5,
+        **kw,
+    ).eval()
     with torch.no_grad():  # the zero-initialised head would make every logit 0 and any export "agree"
         model.head.weight.normal_(0, 0.5)
         model.head.bias.normal_(0, 0.5)
@@ -84,8 +93,11 @@ def test_cli_export_then_predict_with_either_backend(tmp_path, capsys):
     img = tmp_path / "img.png"
     Image.fromarray((torch.rand(20, 20, 3) * 255).byte().numpy()).save(img)
     results = {}
-    for name, args in {"torch": [str(ckpt)], "onnx-file": [str(onnx_path)],
-                       "exported": [str(ckpt), "--backend", "onnxruntime"]}.items():
+    for name, args in {
+        "torch": [str(ckpt)],
+        "onnx-file": [str(onnx_path)],
+        "exported": [str(ckpt), "--backend", "onnxruntime"],
+    }.items():
         assert main(["predict", *args, str(img), "--json", "-k", "2"]) == 0
         results[name] = json.loads(capsys.readouterr().out)[0]["top"]
     for name in ("onnx-file", "exported"):

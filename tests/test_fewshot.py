@@ -6,7 +6,14 @@ import torch
 from sklearn.linear_model import Ridge
 
 from vitkit.fewshot import (
-    BIAS_VALUE, DEFAULT_L2_GRID, FALLBACK_L2, fewshot_accuracy, fit_linear, run_fewshot, sample_shots, select_l2,
+    BIAS_VALUE,
+    DEFAULT_L2_GRID,
+    FALLBACK_L2,
+    fewshot_accuracy,
+    fit_linear,
+    run_fewshot,
+    sample_shots,
+    select_l2,
     targets,
 )
 
@@ -94,7 +101,9 @@ def test_accepts_torch_tensors():
     rng = np.random.default_rng(0)
     x, y = blobs(rng, 3, 5, 8)
     as_np = fewshot_accuracy(x, y, x, y, 3)
-    as_torch = fewshot_accuracy(torch.from_numpy(x).float(), torch.from_numpy(y), torch.from_numpy(x).float(), torch.from_numpy(y), 3)
+    as_torch = fewshot_accuracy(
+        torch.from_numpy(x).float(), torch.from_numpy(y), torch.from_numpy(x).float(), torch.from_numpy(y), 3
+    )
     assert as_np["accuracy"] == as_torch["accuracy"] == 1.0 and as_np["l2"] == as_torch["l2"]
 
 
@@ -111,7 +120,9 @@ def test_lambda_selection_never_looks_at_test_data():
     assert len(set(base["selection"]["cv_accuracy"])) > 1  # the grid really is searched
 
     def best_on(labels):  # what a selection that peeked at the test labels would pick
-        return max(DEFAULT_L2_GRID, key=lambda l2: fewshot_accuracy(train_x, train_y, test_x, labels, 4, l2)["accuracy"])
+        return max(
+            DEFAULT_L2_GRID, key=lambda l2: fewshot_accuracy(train_x, train_y, test_x, labels, 4, l2)["accuracy"]
+        )
 
     assert best_on(test_y) != best_on(shuffled_y)  # so peeking would have shown up above
 

@@ -11,8 +11,15 @@ from PIL import Image
 import vitkit
 from vitkit.config import BiTConfig, ResNetConfig
 from vitkit.inspect import (
-    attention_distance_for, attention_rollout, embedding_filters, inspect_model, mean_attention_distance,
-    pixels_per_token, position_similarity, rollout_maps, rollout_matrix,
+    attention_distance_for,
+    attention_rollout,
+    embedding_filters,
+    inspect_model,
+    mean_attention_distance,
+    pixels_per_token,
+    position_similarity,
+    rollout_maps,
+    rollout_matrix,
 )
 
 SMALL = dict(image_size=32, patch_size=4, hidden_size=64, num_layers=2, num_heads=4, mlp_dim=128, num_classes=10)
@@ -28,6 +35,7 @@ def small_bit():
 
 
 # ------------------------------------------------------------------------------ attention distance
+
 
 def test_uniform_attention_gives_the_grids_mean_pairwise_distance():
     gh, gw, px, prefix = 4, 4, 8, 1
@@ -72,6 +80,7 @@ def test_attention_distance_for_a_model_uses_patch_and_stem_pixels():
 
 # ------------------------------------------------------------------------------------------ rollout
 
+
 def test_rollout_of_identity_attention_is_the_identity():
     att = torch.eye(5).expand(2, 3, 5, 5)
     np.testing.assert_allclose(rollout_matrix([att, att, att]), np.broadcast_to(np.eye(5), (2, 5, 5)), atol=1e-15)
@@ -103,6 +112,7 @@ def test_rollout_maps_are_image_sized_and_normalised():
 
 # ------------------------------------------------------------------------------------------ filters
 
+
 def test_filter_pca_recovers_known_components_in_variance_order():
     model = small()
     d, shape = 64, (3, 4, 4)
@@ -123,6 +133,7 @@ def test_filter_pca_recovers_known_components_in_variance_order():
 
 # ------------------------------------------------------------------------------ position similarity
 
+
 @pytest.mark.parametrize("posemb", ["learned_1d", "learned_2d", "sincos_2d"])
 def test_position_similarity_is_a_symmetric_cosine_with_unit_diagonal(posemb):
     sim = position_similarity(small(posemb=posemb))
@@ -137,7 +148,11 @@ def test_sincos_neighbours_are_more_similar_than_far_positions():
     sim = position_similarity(small(posemb="sincos_2d"))
     for r in range(8):
         for c in range(8):
-            near = [sim[r, c, r2, c2] for r2, c2 in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)) if 0 <= r2 < 8 and 0 <= c2 < 8]
+            near = [
+                sim[r, c, r2, c2]
+                for r2, c2 in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1))
+                if 0 <= r2 < 8 and 0 <= c2 < 8
+            ]
             far = [sim[r, c, r2, c2] for r2 in range(8) for c2 in range(8) if abs(r2 - r) + abs(c2 - c) >= 5]
             assert min(near) > max(far)
 
@@ -149,6 +164,7 @@ def test_position_similarity_needs_additive_embeddings(posemb):
 
 
 # ---------------------------------------------------------------------------------------- the report
+
 
 def _check_pngs(out, names):
     for name in names:
@@ -179,13 +195,16 @@ def test_inspect_model_skips_what_the_model_lacks(tmp_path):
     assert json.loads((tmp_path / "inspect.json").read_text())["filters"]["skipped"].startswith("hybrid")
 
 
-@pytest.mark.parametrize("fn", [
-    lambda m, out: inspect_model(m, torch.randn(1, 3, 32, 32), out),
-    lambda m, out: embedding_filters(m),
-    lambda m, out: position_similarity(m),
-    lambda m, out: rollout_maps(m, torch.randn(1, 3, 32, 32)),
-    lambda m, out: attention_distance_for(m, torch.randn(1, 3, 32, 32)),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, out: inspect_model(m, torch.randn(1, 3, 32, 32), out),
+        lambda m, out: embedding_filters(m),
+        lambda m, out: position_similarity(m),
+        lambda m, out: rollout_maps(m, torch.randn(1, 3, 32, 32)),
+        lambda m, out: attention_distance_for(m, torch.randn(1, 3, 32, 32)),
+    ],
+)
 def test_a_bit_resnet_is_a_clear_error(fn, tmp_path):
     with pytest.raises(ValueError, match="BiTResNet .*a BiT ResNet has no") as info:
         fn(small_bit(), tmp_path)

@@ -31,10 +31,28 @@ def ckpts(tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------- few-shot
 
+
 def test_fewshot_cli_prints_mean_and_std_per_shot_count(tmp_path, ckpts, capsys):
     out = tmp_path / "fs.json"
-    assert main(["fewshot", str(ckpts / "vit.safetensors"), "--train", "digits:train", "--test", "digits:test",
-                 "--shots", "1,5", "--seeds", "2", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "fewshot",
+                str(ckpts / "vit.safetensors"),
+                "--train",
+                "digits:train",
+                "--test",
+                "digits:test",
+                "--shots",
+                "1,5",
+                "--seeds",
+                "2",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     rows = {line.split()[0]: line for line in lines[2:]}
     assert set(rows) == {"1", "5"} and all("±" in r for r in rows.values())
@@ -59,20 +77,36 @@ def test_fewshot_embeds_only_the_drawn_images_with_the_same_result(ckpts):
 
 
 def test_fewshot_with_too_many_shots_is_one_line(ckpts, capsys):
-    assert main(["fewshot", str(ckpts / "vit.safetensors"), "--train", "digits:test", "--test", "digits:test",
-                 "--shots", "1000"]) == 2
+    assert (
+        main(
+            [
+                "fewshot",
+                str(ckpts / "vit.safetensors"),
+                "--train",
+                "digits:test",
+                "--test",
+                "digits:test",
+                "--shots",
+                "1000",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("vitkit fewshot: error:") and "fewer than shots=1000" in err and "\n" not in err
 
 
 # -------------------------------------------------------------------------------------------- inspect
 
+
 def test_inspect_cli_on_images_notes_the_resize(tmp_path, ckpts, capsys):
     small, native = tmp_path / "small.png", tmp_path / "native.png"
     Image.fromarray((np.random.default_rng(0).random((8, 12, 3)) * 255).astype(np.uint8)).save(small)
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(native)
     out = tmp_path / "inspect"
-    assert main(["inspect", str(ckpts / "vit.safetensors"), "--images", str(small), str(native), "--out", str(out)]) == 0
+    assert (
+        main(["inspect", str(ckpts / "vit.safetensors"), "--images", str(small), str(native), "--out", str(out)]) == 0
+    )
     assert all((out / f).is_file() for f in FILES)
     report = json.loads((out / "inspect.json").read_text())
     inputs = report["inputs"]
@@ -85,8 +119,12 @@ def test_inspect_cli_on_images_notes_the_resize(tmp_path, ckpts, capsys):
 
 def test_inspect_cli_on_a_data_set(tmp_path, ckpts):
     out = tmp_path / "inspect"
-    assert main(["inspect", str(ckpts / "vit.safetensors"), "--data", "digits:test", "--num-images", "6",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["inspect", str(ckpts / "vit.safetensors"), "--data", "digits:test", "--num-images", "6", "--out", str(out)]
+        )
+        == 0
+    )
     report = json.loads((out / "inspect.json").read_text())
     assert report["attention_distance"]["num_images"] == 6
     assert report["inputs"]["notes"] == ["resized from 8x8 to 16x16 (6 of 6 images)"]

@@ -9,7 +9,11 @@ from vitkit.models.posemb import RelativePositionBias, resize_tokens, sincos_2d
 SMALL = dict(image_size=32, patch_size=4, hidden_size=64, num_layers=2, num_heads=4, mlp_dim=128, num_classes=10)
 GRID = [
     ("none", "stem"),
-    *[(kind, at) for kind in ("learned_1d", "learned_2d", "sincos_2d") for at in ("stem", "every_layer", "every_layer_shared")],
+    *[
+        (kind, at)
+        for kind in ("learned_1d", "learned_2d", "sincos_2d")
+        for at in ("stem", "every_layer", "every_layer_shared")
+    ],
     ("relative", "stem"),
 ]
 
@@ -61,7 +65,12 @@ def test_posemb_changes_output_and_placement_matters():
     model = randomise(small(posemb="none"))
     perm = torch.randperm(64)
     patches = x.unfold(2, 4, 4).unfold(3, 4, 4)  # B C 8 8 4 4
-    shuffled = patches.reshape(2, 3, 64, 4, 4)[:, :, perm].reshape(2, 3, 8, 8, 4, 4).permute(0, 1, 2, 4, 3, 5).reshape(2, 3, 32, 32)
+    shuffled = (
+        patches.reshape(2, 3, 64, 4, 4)[:, :, perm]
+        .reshape(2, 3, 8, 8, 4, 4)
+        .permute(0, 1, 2, 4, 3, 5)
+        .reshape(2, 3, 32, 32)
+    )
     with torch.no_grad():
         a, b = model.forward_features(x), model.forward_features(shuffled)
     torch.testing.assert_close(b[:, 1:], a[:, 1:][:, perm], atol=1e-5, rtol=1e-5)
@@ -110,8 +119,12 @@ def test_gap_vs_token():
     assert tok.pos_embed.weight.shape[1] == 65 and gap.pos_embed.weight.shape[1] == 64
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(tok.forward_head(tok.forward_features(x), pre_logits=True), tok.forward_features(x)[:, 0])
-        torch.testing.assert_close(gap.forward_head(gap.forward_features(x), pre_logits=True), gap.forward_features(x).mean(1))
+        torch.testing.assert_close(
+            tok.forward_head(tok.forward_features(x), pre_logits=True), tok.forward_features(x)[:, 0]
+        )
+        torch.testing.assert_close(
+            gap.forward_head(gap.forward_features(x), pre_logits=True), gap.forward_features(x).mean(1)
+        )
 
 
 def test_dynamic_image_sizes():
@@ -202,8 +215,9 @@ def test_class_token_shortcut_same_logits_and_gradients(kind, at):
     assert short_feats.shape == (3, 1, 64)
     torch.testing.assert_close(short_feats[:, 0], model.forward_features(x)[:, 0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(model(x), _full_logits(model, x), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(model.embed(x), model.forward_head(model.forward_features(x), pre_logits=True),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        model.embed(x), model.forward_head(model.forward_features(x), pre_logits=True), rtol=1e-5, atol=1e-5
+    )
     grads = []
     for fn in (model, lambda x: _full_logits(model, x)):
         model.zero_grad()

@@ -10,11 +10,32 @@ import torch
 import vitkit
 from vitkit.cli.main import main
 from vitkit.data import IMAGENET_MEAN, IMAGENET_STD
-from vitkit.train.mpp import KEPT, MASK, RANDOM, UNCHANGED, MPPModel, corrupt, masked_patch_prediction, mean_colour_targets
+from vitkit.train.mpp import (
+    KEPT,
+    MASK,
+    RANDOM,
+    UNCHANGED,
+    MPPModel,
+    corrupt,
+    masked_patch_prediction,
+    mean_colour_targets,
+)
 
 TINY_KW = dict(image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2, mlp_dim=64, num_classes=10)
-TINY = ["--set", "patch_size=4", "--set", "hidden_size=32", "--set", "num_layers=2", "--set", "num_heads=2",
-        "--set", "mlp_dim=64", "--set", "hflip=false"]
+TINY = [
+    "--set",
+    "patch_size=4",
+    "--set",
+    "hidden_size=32",
+    "--set",
+    "num_layers=2",
+    "--set",
+    "num_heads=2",
+    "--set",
+    "mlp_dim=64",
+    "--set",
+    "hflip=false",
+]
 
 
 def tiny_vit(**kw):
@@ -27,6 +48,7 @@ def within_binomial(count, n, p, sds=5.0):
 
 
 # ------------------------------------------------------------------------------------------ corruption
+
 
 def test_corruption_chooses_exactly_round_rate_n_per_image_and_splits_80_10_10():
     b, n, d = 512, 49, 8
@@ -84,6 +106,7 @@ def test_corruption_is_reproducible_with_a_generator_and_differentiable():
 
 # -------------------------------------------------------------------------------------- colour targets
 
+
 def test_mean_colour_targets_on_constructed_images():
     img = torch.zeros(1, 3, 8, 8)
     img[0, :, :4, :4] = torch.tensor([1.0, 0.5, 0.0]).view(3, 1, 1)
@@ -110,6 +133,7 @@ def test_targets_from_normalised_inputs_equal_those_of_the_pixels():
 
 
 # ------------------------------------------------------------------------------------------ model hook
+
 
 def test_patch_hook_sees_patch_tokens_and_identity_hook_changes_nothing():
     vit = tiny_vit().eval()
@@ -145,10 +169,31 @@ def test_mpp_model_parameters_and_objective():
 
 # ------------------------------------------------------------------------------------------ training
 
+
 def mpp_args(out, steps=10):
-    return ["train", "ViT-Ti/16", "--data", "digits:train", "--out", str(out), "--steps", str(steps), "--batch-size", "16",
-            "--image-size", "16", "--objective", "mpp", *TINY, "--set", "log_every=1", "--set", "warmup_steps=2",
-            "--set", "checkpoint_every=3"]
+    return [
+        "train",
+        "ViT-Ti/16",
+        "--data",
+        "digits:train",
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "16",
+        "--image-size",
+        "16",
+        "--objective",
+        "mpp",
+        *TINY,
+        "--set",
+        "log_every=1",
+        "--set",
+        "warmup_steps=2",
+        "--set",
+        "checkpoint_every=3",
+    ]
 
 
 def test_mpp_run_then_finetune_its_folder(tmp_path, capsys):
@@ -163,8 +208,29 @@ def test_mpp_run_then_finetune_its_folder(tmp_path, capsys):
     vit = vitkit.load(run)  # the weights files hold the bare ViT
     assert set(vit.state_dict()) == set(tiny_vit().state_dict())
     assert torch.equal(vit.cls_token, state["model"]["vit.cls_token"])
-    assert main(["finetune", str(run), "--data", "digits:train", "--test", "digits:test", "--out", str(ft), "--steps", "3",
-                 "--batch-size", "16", "--image-size", "16", "--set", "hflip=false"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                str(run),
+                "--data",
+                "digits:train",
+                "--test",
+                "digits:test",
+                "--out",
+                str(ft),
+                "--steps",
+                "3",
+                "--batch-size",
+                "16",
+                "--image-size",
+                "16",
+                "--set",
+                "hflip=false",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["steps"] == 3 and 0.0 <= summary["test_top1"] <= 1.0
 

@@ -39,7 +39,9 @@ def test_logits_and_pre_logits(fixtures_dir, name, layout):
 def test_intermediates(fixtures_dir, name):
     _, out, io = run(fixtures_dir, name, "params")
     np.testing.assert_allclose(nhwc(out["embedding"]), io["intermediates/embedding"], atol=ATOL, rtol=0)
-    np.testing.assert_allclose(out["posembed_input"].numpy(), io["intermediates/Transformer/posembed_input"], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(
+        out["posembed_input"].numpy(), io["intermediates/Transformer/posembed_input"], atol=ATOL, rtol=0
+    )
     for i, block in enumerate(out["blocks"]):
         np.testing.assert_allclose(block.numpy(), io[f"intermediates/Transformer/encoderblock_{i}"], atol=ATOL, rtol=0)
     np.testing.assert_allclose(out["encoded"].numpy(), io["intermediates/Transformer/encoder_norm"], atol=ATOL, rtol=0)
@@ -74,7 +76,9 @@ def test_finetune_resize_reproduces_official_load_pretrained(fixtures_dir, layou
     """Fixture (e): official load_pretrained of (a) at 48 px -> bilinear align_corners posemb resize."""
     model = vitkit.load(fixtures_dir / f"vit_token_p4_32.{layout}.npz", image_size=48, num_classes=5)
     ref = np.load(fixtures_dir / "vit_token_p4_48_ft_from_32.params.npz")
-    np.testing.assert_allclose(model.pos_embed.weight.detach().numpy(), ref["Transformer/posembed_input/pos_embedding"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        model.pos_embed.weight.detach().numpy(), ref["Transformer/posembed_input/pos_embedding"], atol=1e-6, rtol=0
+    )
     assert model.config.image_size == (48, 48) and model.config.num_classes == 5
     assert torch.count_nonzero(model.head.weight) == 0 and torch.count_nonzero(model.head.bias) == 0
     # every other tensor is (a)'s, unchanged, as the official code asserts

@@ -47,10 +47,24 @@ def test_timm_hybrid(tmp_path):
     from timm.models.vision_transformer import VisionTransformer
     from timm.models.vision_transformer_hybrid import HybridEmbed
 
-    backbone = ResNetV2(layers=(2, 1), num_classes=0, global_pool="", preact=False, stem_type="same",
-                        conv_layer=partial(StdConv2dSame, eps=1e-8))
-    ref = VisionTransformer(img_size=64, patch_size=1, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2,
-                            num_classes=10, embed_layer=partial(HybridEmbed, backbone=backbone))
+    backbone = ResNetV2(
+        layers=(2, 1),
+        num_classes=0,
+        global_pool="",
+        preact=False,
+        stem_type="same",
+        conv_layer=partial(StdConv2dSame, eps=1e-8),
+    )
+    ref = VisionTransformer(
+        img_size=64,
+        patch_size=1,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        mlp_ratio=2,
+        num_classes=10,
+        embed_layer=partial(HybridEmbed, backbone=backbone),
+    )
     ref = randomise(ref)
     save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, tmp_path / "hybrid.safetensors")
     ours = vitkit.load(tmp_path / "hybrid.safetensors", num_heads=4)  # heads are not in the tensors
@@ -62,9 +76,18 @@ def test_timm_hybrid(tmp_path):
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_transformers_vit(tmp_path, pooler, attn):
     transformers = pytest.importorskip("transformers")
-    cfg = transformers.ViTConfig(image_size=32, patch_size=4, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                 intermediate_size=128, num_labels=5, id2label={i: f"c{i}" for i in range(5)},
-                                 label2id={f"c{i}": i for i in range(5)}, attn_implementation=attn)
+    cfg = transformers.ViTConfig(
+        image_size=32,
+        patch_size=4,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        num_labels=5,
+        id2label={i: f"c{i}" for i in range(5)},
+        label2id={f"c{i}": i for i in range(5)},
+        attn_implementation=attn,
+    )
     if pooler:
         ref = transformers.ViTModel(cfg, add_pooling_layer=True)
     else:
@@ -76,7 +99,9 @@ def test_transformers_vit(tmp_path, pooler, attn):
     if pooler:
         with torch.no_grad():
             torch.testing.assert_close(ours.embed(x), ref(pixel_values=x).pooler_output, atol=ATOL, rtol=1e-4)
-            torch.testing.assert_close(ours.forward_features(x), ref(pixel_values=x).last_hidden_state, atol=ATOL, rtol=1e-4)
+            torch.testing.assert_close(
+                ours.forward_features(x), ref(pixel_values=x).last_hidden_state, atol=ATOL, rtol=1e-4
+            )
     else:
         assert ours.classes == [f"c{i}" for i in range(5)]
         with torch.no_grad():

@@ -161,7 +161,9 @@ def test_output_matches_config_channels_and_reduction(unit, padding, num_layers)
     body = ResNetBody(cfg)
     out, feats = body.forward_intermediates(torch.randn(1, 3, 37, 40))
     assert out.shape == (1, cfg.out_channels, math.ceil(37 / cfg.reduction), math.ceil(40 / cfg.reduction))
-    want = ["conv_root"] + (["gn_root"] if unit == "post_act" else []) + [f"block{i + 1}" for i in range(len(num_layers))]
+    want = (
+        ["conv_root"] + (["gn_root"] if unit == "post_act" else []) + [f"block{i + 1}" for i in range(len(num_layers))]
+    )
     assert list(feats) == want
 
 
@@ -176,7 +178,9 @@ def test_post_act_gn3_scale_is_zero_initialised():
 # --- BiT (pre-activation) -----------------------------------------------------------------------
 
 
-def _reference_pre_act_unit(u: PreActBottleneck, x: torch.Tensor, stride: int, groups: int, gn_eps: float, ws_eps: float):
+def _reference_pre_act_unit(
+    u: PreActBottleneck, x: torch.Tensor, stride: int, groups: int, gn_eps: float, ws_eps: float
+):
     """The BiT unit written out with functional ops, TF SAME padding spelled explicitly."""
 
     def ws(w):

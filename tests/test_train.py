@@ -14,8 +14,20 @@ from safetensors.torch import load_file
 
 import vitkit
 
-TINY = ["--set", "patch_size=4", "--set", "hidden_size=64", "--set", "num_layers=2", "--set", "num_heads=4",
-        "--set", "mlp_dim=128", "--set", "hflip=false"]
+TINY = [
+    "--set",
+    "patch_size=4",
+    "--set",
+    "hidden_size=64",
+    "--set",
+    "num_layers=2",
+    "--set",
+    "num_heads=4",
+    "--set",
+    "mlp_dim=128",
+    "--set",
+    "hflip=false",
+]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -29,16 +41,40 @@ def losses(run: Path, kind="train"):
 
 
 def train_args(out, steps=120):
-    return ["train", "ViT-Ti/16", "--data", "digits:train", "--val", "digits:test", "--out", str(out), "--steps", str(steps),
-            "--batch-size", "32", "--image-size", "16", *TINY, "--set", "checkpoint_every=7", "--set", "ema_decay=0.99",
-            "--set", "log_every=1", "--set", "warmup_steps=10"]
+    return [
+        "train",
+        "ViT-Ti/16",
+        "--data",
+        "digits:train",
+        "--val",
+        "digits:test",
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "32",
+        "--image-size",
+        "16",
+        *TINY,
+        "--set",
+        "checkpoint_every=7",
+        "--set",
+        "ema_decay=0.99",
+        "--set",
+        "log_every=1",
+        "--set",
+        "warmup_steps=10",
+    ]
 
 
 @pytest.mark.slow
 def test_kill_9_then_resume_reaches_the_same_weights(tmp_path):
     full, killed = tmp_path / "full", tmp_path / "killed"
     subprocess.run(vitkit_cmd(*train_args(full)), check=True, env=ENV, capture_output=True)
-    proc = subprocess.Popen(vitkit_cmd(*train_args(killed)), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        vitkit_cmd(*train_args(killed)), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (killed / "last.pt").exists():
         time.sleep(0.02)
@@ -74,8 +110,28 @@ def test_run_folder_is_a_checkpoint(tmp_path):
     from vitkit.cli.main import main
 
     out = tmp_path / "run"
-    assert main(["train", "ViT-Ti/16", "--data", "digits:train", "--out", str(out), "--steps", "3", "--batch-size", "16",
-                 "--image-size", "8", *TINY, "--set", "ema_decay=0.9"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ViT-Ti/16",
+                "--data",
+                "digits:train",
+                "--out",
+                str(out),
+                "--steps",
+                "3",
+                "--batch-size",
+                "16",
+                "--image-size",
+                "8",
+                *TINY,
+                "--set",
+                "ema_decay=0.9",
+            ]
+        )
+        == 0
+    )
     model = vitkit.load(out)
     assert model.classes == [str(i) for i in range(10)]
     assert model.checkpoint_extra["transform"]["image_size"] == [8, 8]
@@ -89,12 +145,33 @@ def test_run_folder_is_a_checkpoint(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["ddp", "fsdp"])
 def test_two_processes_follow_the_single_process_trajectory(tmp_path, mode):
-    args = ["train", "ViT-Ti/16", "--data", "digits:train", "--steps", "12", "--batch-size", "32", "--image-size", "16",
-            *TINY, "--set", "dropout_rate=0.0", "--set", "log_every=1", "--set", "warmup_steps=3", "--set", "checkpoint_every=5"]
+    args = [
+        "train",
+        "ViT-Ti/16",
+        "--data",
+        "digits:train",
+        "--steps",
+        "12",
+        "--batch-size",
+        "32",
+        "--image-size",
+        "16",
+        *TINY,
+        "--set",
+        "dropout_rate=0.0",
+        "--set",
+        "log_every=1",
+        "--set",
+        "warmup_steps=3",
+        "--set",
+        "checkpoint_every=5",
+    ]
     subprocess.run(vitkit_cmd(*args, "--out", str(tmp_path / "one")), check=True, env=ENV, capture_output=True)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "vitkit"]
     extra = ["--fsdp"] if mode == "fsdp" else []
-    res = subprocess.run(torchrun + args + ["--out", str(tmp_path / "two"), *extra], env=ENV, capture_output=True, text=True)
+    res = subprocess.run(
+        torchrun + args + ["--out", str(tmp_path / "two"), *extra], env=ENV, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert one.keys() == two.keys() == set(range(1, 13))
@@ -113,8 +190,11 @@ def test_fused_optimizers_update_as_torch_default():
         a, b = torch.nn.Linear(8, 4), torch.nn.Linear(8, 4)
         b.load_state_dict(a.state_dict())
         fused = build_optimizer(a.parameters(), name, lr=0.1, weight_decay=0.01)
-        plain = (torch.optim.AdamW(b.parameters(), lr=0.1, weight_decay=0.01) if name == "adamw"
-                 else torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01))
+        plain = (
+            torch.optim.AdamW(b.parameters(), lr=0.1, weight_decay=0.01)
+            if name == "adamw"
+            else torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+        )
         assert fused.defaults["fused"] is True and not plain.defaults.get("fused")
         x = torch.randn(16, 8)
         for _ in range(3):

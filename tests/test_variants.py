@@ -44,9 +44,21 @@ def test_parameter_count(name):
 
 def test_table1_shapes():
     cfg = vitkit.model_config("ViT-L/16")
-    assert (cfg.num_layers, cfg.hidden_size, cfg.mlp_dim, cfg.num_heads, cfg.patch_size) == (24, 1024, 4096, 16, (16, 16))
+    assert (cfg.num_layers, cfg.hidden_size, cfg.mlp_dim, cfg.num_heads, cfg.patch_size) == (
+        24,
+        1024,
+        4096,
+        16,
+        (16, 16),
+    )
     cfg = vitkit.model_config("ViT-H/14")
-    assert (cfg.num_layers, cfg.hidden_size, cfg.mlp_dim, cfg.num_heads, cfg.grid_size) == (32, 1280, 5120, 16, (16, 16))
+    assert (cfg.num_layers, cfg.hidden_size, cfg.mlp_dim, cfg.num_heads, cfg.grid_size) == (
+        32,
+        1280,
+        5120,
+        16,
+        (16, 16),
+    )
 
 
 def test_hybrid_stems():

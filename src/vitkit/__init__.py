@@ -10,7 +10,18 @@ from .checkpoint import CheckpointError, load, read_checkpoint, save
 from .variants import build_model, create_model, list_models, model_config
 
 __all__ = [
-    "BiTConfig", "CheckpointError", "ConfigError", "ResNetConfig", "ViTConfig",
-    "build_model", "create_model", "list_models", "load", "model_config", "read_checkpoint", "save", "VitkitError",
+    "BiTConfig",
+    "CheckpointError",
+    "ConfigError",
+    "ResNetConfig",
+    "ViTConfig",
+    "build_model",
+    "create_model",
+    "list_models",
+    "load",
+    "model_config",
+    "read_checkpoint",
+    "save",
+    "VitkitError",
 ]
 __version__ = "0.1.0"

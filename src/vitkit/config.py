@@ -146,9 +146,7 @@ class ViTConfig:
             _positive(self, "representation_size")
         _rate(self, "dropout_rate", "attention_dropout_rate", "drop_path_rate")
         if self.hidden_size % self.num_heads:
-            raise ConfigError(
-                f"hidden_size: {self.hidden_size} is not divisible by num_heads={self.num_heads}"
-            )
+            raise ConfigError(f"hidden_size: {self.hidden_size} is not divisible by num_heads={self.num_heads}")
         for axis, (size, patch) in enumerate(zip(self.feature_size, self.patch_size)):
             if size % patch:
                 what = "image_size" if self.resnet is None else f"image_size / resnet reduction {self.resnet.reduction}"
@@ -157,11 +155,15 @@ class ViTConfig:
 
     def _check_posemb(self) -> None:
         if self.posemb in ("none", "relative") and self.posemb_at != "stem":
-            raise ConfigError(f"posemb_at: {self.posemb!r} position embeddings only exist at 'stem', got {self.posemb_at!r}")
+            raise ConfigError(
+                f"posemb_at: {self.posemb!r} position embeddings only exist at 'stem', got {self.posemb_at!r}"
+            )
         if self.posemb == "learned_2d" and self.hidden_size % 2:
             raise ConfigError(f"hidden_size: learned_2d position embeddings need an even width, got {self.hidden_size}")
         if self.posemb == "sincos_2d" and self.hidden_size % 4:
-            raise ConfigError(f"hidden_size: sincos_2d position embeddings need a multiple of 4, got {self.hidden_size}")
+            raise ConfigError(
+                f"hidden_size: sincos_2d position embeddings need a multiple of 4, got {self.hidden_size}"
+            )
 
     @property
     def feature_size(self) -> tuple[int, int]:

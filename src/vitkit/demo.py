@@ -44,31 +44,76 @@ class DemoConfig:
 
 
 def _pretrain_spec(c: DemoConfig, out: Path) -> TrainSpec:
-    recipe = get_recipe("pretrain", epochs=c.pretrain_epochs, steps=None, batch_size=c.pretrain_batch, lr=c.pretrain_lr,
-                        weight_decay=0.05, warmup_steps=300, schedule="cosine", dropout_rate=0.0, log_every=100,
-                        checkpoint_every=500)
+    recipe = get_recipe(
+        "pretrain",
+        epochs=c.pretrain_epochs,
+        steps=None,
+        batch_size=c.pretrain_batch,
+        lr=c.pretrain_lr,
+        weight_decay=0.05,
+        warmup_steps=300,
+        schedule="cosine",
+        dropout_rate=0.0,
+        log_every=100,
+        checkpoint_every=500,
+    )
     # clothes may be mirrored; random crops cost more accuracy than they buy in three epochs
-    return TrainSpec(out=str(out / "pretrain"), data="fashion-mnist:train", test="fashion-mnist:test", model="ViT-Ti/16",
-                     recipe=recipe, model_overrides=DEMO_MODEL, image_size=c.pretrain_size, seed=c.seed, device=c.device,
-                     transform_overrides={"train_crop": "none", "hflip": True})
+    return TrainSpec(
+        out=str(out / "pretrain"),
+        data="fashion-mnist:train",
+        test="fashion-mnist:test",
+        model="ViT-Ti/16",
+        recipe=recipe,
+        model_overrides=DEMO_MODEL,
+        image_size=c.pretrain_size,
+        seed=c.seed,
+        device=c.device,
+        transform_overrides={"train_crop": "none", "hflip": True},
+    )
 
 
 def _mnist_recipe(c: DemoConfig, name: str) -> Any:
     lr = c.finetune_lr if name == "finetune" else c.pretrain_lr
-    return get_recipe(name, steps=c.finetune_steps, epochs=None, batch_size=c.finetune_batch, lr=lr,
-                      warmup_steps=min(50, c.finetune_steps // 5), dropout_rate=0.0, log_every=50, checkpoint_every=200)
+    return get_recipe(
+        name,
+        steps=c.finetune_steps,
+        epochs=None,
+        batch_size=c.finetune_batch,
+        lr=lr,
+        warmup_steps=min(50, c.finetune_steps // 5),
+        dropout_rate=0.0,
+        log_every=50,
+        checkpoint_every=200,
+    )
 
 
 def _finetune_spec(c: DemoConfig, out: Path) -> TrainSpec:
-    return TrainSpec(out=str(out / "finetune"), data="mnist-5k:train", test="mnist-5k:test", init=str(out / "pretrain"),
-                     recipe=_mnist_recipe(c, "finetune"), image_size=c.finetune_size, seed=c.seed, device=c.device,
-                     transform_overrides={"train_crop": "none", "hflip": False})
+    return TrainSpec(
+        out=str(out / "finetune"),
+        data="mnist-5k:train",
+        test="mnist-5k:test",
+        init=str(out / "pretrain"),
+        recipe=_mnist_recipe(c, "finetune"),
+        image_size=c.finetune_size,
+        seed=c.seed,
+        device=c.device,
+        transform_overrides={"train_crop": "none", "hflip": False},
+    )
 
 
 def _scratch_spec(c: DemoConfig, out: Path) -> TrainSpec:
-    return TrainSpec(out=str(out / "scratch"), data="mnist-5k:train", test="mnist-5k:test", model="ViT-Ti/16",
-                     recipe=_mnist_recipe(c, "pretrain"), model_overrides=DEMO_MODEL, image_size=c.finetune_size,
-                     seed=c.seed, device=c.device, transform_overrides={"train_crop": "none", "hflip": False})
+    return TrainSpec(
+        out=str(out / "scratch"),
+        data="mnist-5k:train",
+        test="mnist-5k:test",
+        model="ViT-Ti/16",
+        recipe=_mnist_recipe(c, "pretrain"),
+        model_overrides=DEMO_MODEL,
+        image_size=c.finetune_size,
+        seed=c.seed,
+        device=c.device,
+        transform_overrides={"train_crop": "none", "hflip": False},
+    )
 
 
 def run_demo(c: DemoConfig) -> dict[str, Any]:
@@ -80,8 +125,13 @@ def run_demo(c: DemoConfig) -> dict[str, Any]:
     for stage, make in (("pretrain", _pretrain_spec), ("finetune", _finetune_spec), ("scratch", _scratch_spec)):
         t0 = time.perf_counter()
         summary = train(make(c, out))
-        results[stage] = {"test_top1": summary["test_top1"], "test_top5": summary["test_top5"], "steps": summary["steps"],
-                          "seconds": round(time.perf_counter() - t0, 1), "run": summary["out"]}
+        results[stage] = {
+            "test_top1": summary["test_top1"],
+            "test_top5": summary["test_top5"],
+            "steps": summary["steps"],
+            "seconds": round(time.perf_counter() - t0, 1),
+            "run": summary["out"],
+        }
     results["seconds"] = round(time.perf_counter() - start, 1)
     results["config"] = dataclasses.asdict(c) | {"model": DEMO_MODEL}
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -93,7 +143,9 @@ def results_table(results: dict[str, Any]) -> str:
     lines = [f"{'stage':<9} {'evaluated on':<19} {'top-1':>7} {'top-5':>7} {'steps':>6} {'seconds':>8}"]
     for stage, where in rows:
         r = results[stage]
-        lines.append(f"{stage:<9} {where:<19} {r['test_top1']:>7.4f} {r['test_top5']:>7.4f} {r['steps']:>6} {r['seconds']:>8.1f}")
+        lines.append(
+            f"{stage:<9} {where:<19} {r['test_top1']:>7.4f} {r['test_top5']:>7.4f} {r['steps']:>6} {r['seconds']:>8.1f}"
+        )
     gain = results["finetune"]["test_top1"] - results["scratch"]["test_top1"]
     lines.append(f"fine-tuning vs scratch: {gain:+.4f} top-1; total {results['seconds']:.0f} s")
     return "\n".join(lines)

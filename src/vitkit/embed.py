@@ -73,7 +73,9 @@ class Embeddings:
 
     def normalized(self) -> Embeddings:
         """A copy with every row scaled to unit L2 norm (zero rows stay zero)."""
-        return dataclasses.replace(self, embeddings=l2_normalize(self.embeddings), meta={**self.meta, "normalized": True})
+        return dataclasses.replace(
+            self, embeddings=l2_normalize(self.embeddings), meta={**self.meta, "normalized": True}
+        )
 
     def save(self, path: str | os.PathLike[str], format: Format | None = None) -> Path:
         """Write atomically (a reader sees the old file or the new one); format from the suffix by default."""
@@ -100,9 +102,13 @@ def format_for(path: str | os.PathLike[str]) -> Format:
 
 # -------------------------------------------------------------------------------------------- files
 
+
 def _write_npz(e: Embeddings, f: Any) -> None:
-    arrays: dict[str, np.ndarray] = {"embeddings": e.embeddings, "paths": np.array(e.paths, dtype=str),
-                                     "meta": np.array(json.dumps(e.meta))}
+    arrays: dict[str, np.ndarray] = {
+        "embeddings": e.embeddings,
+        "paths": np.array(e.paths, dtype=str),
+        "meta": np.array(json.dumps(e.meta)),
+    }
     if e.labels is not None:
         arrays["labels"] = e.labels
     if e.classes is not None:
@@ -176,6 +182,7 @@ def _read_parquet(path: Path) -> Embeddings:
 
 # ------------------------------------------------------------------------------------ computation
 
+
 def embedding_fn(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """Images -> representation (``vitkit.export.embedding``: ViT ``embed``, BiT pooled features)."""
     return functools.partial(embedding, model)
@@ -232,8 +239,9 @@ def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
 
 
 @torch.inference_mode()
-def _embedded_batches(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                      device: torch.device) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _embedded_batches(
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     fn = embedding_fn(model)
     for images, labels in batches:
         yield fn(images.to(device)).float().cpu().numpy(), labels.numpy()
@@ -251,8 +259,15 @@ def _model_device(model: nn.Module) -> torch.device:
     return model_device(model)
 
 
-def embed_dataset(model: nn.Module, dataset: LabeledDataset, transform: TransformConfig | None = None, *,
-                  batch_size: int = 256, num_workers: int = 0, progress: bool | None = None) -> Embeddings:
+def embed_dataset(
+    model: nn.Module,
+    dataset: LabeledDataset,
+    transform: TransformConfig | None = None,
+    *,
+    batch_size: int = 256,
+    num_workers: int = 0,
+    progress: bool | None = None,
+) -> Embeddings:
     """Embed every image of ``dataset`` in order, in memory (``transform``: the checkpoint's by default)."""
     from .predict import transform_for
 
@@ -272,8 +287,12 @@ def embed_dataset(model: nn.Module, dataset: LabeledDataset, transform: Transfor
     return Embeddings(emb, dataset_paths(dataset), np.concatenate(labels) if labels else None, list(dataset.classes))
 
 
-def embed_images(model: nn.Module, paths: Sequence[str | os.PathLike[str]], transform: TransformConfig | None = None,
-                 batch_size: int = 64) -> np.ndarray:
+def embed_images(
+    model: nn.Module,
+    paths: Sequence[str | os.PathLike[str]],
+    transform: TransformConfig | None = None,
+    batch_size: int = 64,
+) -> np.ndarray:
     """Embeddings ``(N, D)`` float32 of image files, with the checkpoint's eval transform by default."""
     from .data import build_transform, load_image
     from .predict import transform_for
@@ -282,7 +301,7 @@ def embed_images(model: nn.Module, paths: Sequence[str | os.PathLike[str]], tran
     model.eval()
     rows = []
     for start in range(0, len(paths), batch_size):
-        x = torch.stack([per_image(load_image(p)) for p in paths[start: start + batch_size]])
+        x = torch.stack([per_image(load_image(p)) for p in paths[start : start + batch_size]])
         rows += [emb for emb, _ in _embedded_batches(model, [(x, torch.zeros(len(x)))], _model_device(model))]
     return np.concatenate(rows) if rows else np.zeros((0, _embed_dim(model)), np.float32)
 
@@ -292,6 +311,7 @@ def _embed_dim(model: nn.Module) -> int:
 
 
 # ------------------------------------------------------------------------------ resumable to a file
+
 
 def partial_dir(out: str | os.PathLike[str]) -> Path:
     """Where ``embed_to_file`` keeps finished chunks until the output is assembled."""
@@ -327,11 +347,21 @@ def _save_chunk(folder: Path, index: int, job: dict[str, Any], emb: np.ndarray, 
     write_atomic(folder / PROGRESS_FILE, lambda f: f.write(state))  # only after the chunk is whole
 
 
-def embed_to_file(model: nn.Module, dataset: LabeledDataset, out: str | os.PathLike[str], *,
-                  transform: TransformConfig | None = None, batch_size: int = 256, chunk_size: int = CHUNK_SIZE,
-                  normalize: bool = False, format: Format | None = None, num_workers: int = 0,
-                  progress: bool | None = None, job: dict[str, Any] | None = None,
-                  on_chunk: Callable[[int], None] | None = None) -> Embeddings:
+def embed_to_file(
+    model: nn.Module,
+    dataset: LabeledDataset,
+    out: str | os.PathLike[str],
+    *,
+    transform: TransformConfig | None = None,
+    batch_size: int = 256,
+    chunk_size: int = CHUNK_SIZE,
+    normalize: bool = False,
+    format: Format | None = None,
+    num_workers: int = 0,
+    progress: bool | None = None,
+    job: dict[str, Any] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Embeddings:
     """Embed ``dataset`` into ``out`` resumably (see the module docstring); returns what was written.
 
     ``job``: JSON-able facts that identify the work (the CLI passes the checkpoint file and its
@@ -355,8 +385,9 @@ def embed_to_file(model: nn.Module, dataset: LabeledDataset, out: str | os.PathL
     if done:
         print(f"embed: resuming, {done} of {num_chunks} chunks done in {folder}", file=sys.stderr)
     if done < num_chunks:
-        _embed_chunks(model, dataset, transform, folder, identity, done, chunk_size, batch_size, num_workers,
-                      progress, on_chunk)
+        _embed_chunks(
+            model, dataset, transform, folder, identity, done, chunk_size, batch_size, num_workers, progress, on_chunk
+        )
     result = _assemble(folder, num_chunks, dataset, {**(job or {}), "normalized": normalize})
     if normalize:
         result = result.normalized()
@@ -365,9 +396,19 @@ def embed_to_file(model: nn.Module, dataset: LabeledDataset, out: str | os.PathL
     return result
 
 
-def _embed_chunks(model: nn.Module, dataset: LabeledDataset, transform: TransformConfig, folder: Path,
-                  identity: dict[str, Any], first: int, chunk_size: int, batch_size: int, num_workers: int,
-                  progress: bool | None, on_chunk: Callable[[int], None] | None) -> None:
+def _embed_chunks(
+    model: nn.Module,
+    dataset: LabeledDataset,
+    transform: TransformConfig,
+    folder: Path,
+    identity: dict[str, Any],
+    first: int,
+    chunk_size: int,
+    batch_size: int,
+    num_workers: int,
+    progress: bool | None,
+    on_chunk: Callable[[int], None] | None,
+) -> None:
     """Embed chunks ``first, first + 1, ...`` in order, each saved as soon as its rows are in."""
     n = len(dataset)
     num_chunks = -(-n // chunk_size)

@@ -41,9 +41,15 @@ class EvalResult:
 
     def to_dict(self, classes: list[str] | None = None) -> dict[str, Any]:
         names = classes or [str(i) for i in range(self.confusion.shape[0])]
-        return {"count": self.count, "top1": self.top1, "top5": self.top5, "loss": self.loss,
-                "per_class": dict(zip(names, self.per_class())), "classes": names,
-                "confusion": self.confusion.tolist()}
+        return {
+            "count": self.count,
+            "top1": self.top1,
+            "top5": self.top5,
+            "loss": self.loss,
+            "per_class": dict(zip(names, self.per_class())),
+            "classes": names,
+            "confusion": self.confusion.tolist(),
+        }
 
     def table(self, classes: list[str] | None = None) -> str:
         """Per-class accuracy and the confusion matrix as aligned text."""
@@ -59,8 +65,13 @@ class EvalResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], num_classes: int,
-             device: torch.device | str = "cpu", autocast_dtype: torch.dtype | None = None) -> EvalResult:
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    num_classes: int,
+    device: torch.device | str = "cpu",
+    autocast_dtype: torch.dtype | None = None,
+) -> EvalResult:
     """Run ``model`` over ``batches`` of (images, labels); distributed callers all-reduce the result."""
     was_training = model.training
     model.eval()
@@ -74,7 +85,9 @@ def evaluate(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tenso
         logits = logits.float()
         loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
         pred = logits.argmax(1)
-        confusion += torch.bincount((labels * num_classes + pred).cpu(), minlength=num_classes**2).view(num_classes, num_classes)
+        confusion += torch.bincount((labels * num_classes + pred).cpu(), minlength=num_classes**2).view(
+            num_classes, num_classes
+        )
         k = min(5, logits.shape[1])
         top5 += int((logits.topk(k, dim=1).indices == labels[:, None]).any(1).sum())
     model.train(was_training)

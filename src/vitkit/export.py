@@ -82,8 +82,15 @@ def metadata(model: nn.Module, output: Output) -> dict[str, str]:
     return meta
 
 
-def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, dynamic_batch: bool = True,
-                dynamic_size: bool | None = None, output: Output = "logits", opset: int | None = None) -> Path:
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    dynamic_batch: bool = True,
+    dynamic_size: bool | None = None,
+    output: Output = "logits",
+    opset: int | None = None,
+) -> Path:
     """Write ``model`` (a vitkit ViT or BiT) to ``path`` as ONNX; returns the path.
 
     ``dynamic_size`` (default: where supported, i.e. plain ViTs) makes height and width free multiples of
@@ -102,9 +109,16 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, dynamic_batch
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(graph, (example,), dynamo=True, verbose=False, opset_version=opset,
-                                        input_names=[INPUT_NAME], output_names=[output],
-                                        dynamic_shapes=_dynamic_shapes(cfg, dynamic_batch, dynamic_size))
+            program = torch.onnx.export(
+                graph,
+                (example,),
+                dynamo=True,
+                verbose=False,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=[output],
+                dynamic_shapes=_dynamic_shapes(cfg, dynamic_batch, dynamic_size),
+            )
     finally:
         model.to(device, dtype).train(training)
     program.model.metadata_props.update(metadata(model, output))
@@ -125,9 +139,15 @@ def _check_sizes(path: Path, cfg: Any) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def verify_onnx(model: nn.Module, path: str | os.PathLike[str], *, batch_sizes: tuple[int, ...] = (1, 3),
-                image_sizes: list[tuple[int, int]] | None = None, atol: float = 1e-4,
-                seed: int = 0) -> dict[str, float]:
+def verify_onnx(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    batch_sizes: tuple[int, ...] = (1, 3),
+    image_sizes: list[tuple[int, int]] | None = None,
+    atol: float = 1e-4,
+    seed: int = 0,
+) -> dict[str, float]:
     """Run ``path`` in onnxruntime and ``model`` in torch on the same random images.
 
     Returns the largest absolute difference per ``"b{batch} {h}x{w}"``; raises ``ExportError`` if one exceeds

@@ -237,8 +237,12 @@ def run_fewshot(
             idx = sample_shots(train_y, shot, seed, num_classes)
             runs.append(fewshot_accuracy(train_x[idx], train_y[idx], test_x, test_y, num_classes, l2_grid))
         accs = [r["accuracy"] for r in runs]
-        results[shot] = {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "accs": accs,
-                         "l2s": [r["l2"] for r in runs]}
+        results[shot] = {
+            "mean": float(np.mean(accs)),
+            "std": float(np.std(accs)),
+            "accs": accs,
+            "l2s": [r["l2"] for r in runs],
+        }
     return results
 
 

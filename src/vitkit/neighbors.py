@@ -34,8 +34,9 @@ def _merge_topk(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray
     return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
 
-def cosine_search(database: np.ndarray, queries: np.ndarray, k: int,
-                  chunk_size: int = SEARCH_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+def cosine_search(
+    database: np.ndarray, queries: np.ndarray, k: int, chunk_size: int = SEARCH_CHUNK
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` cosine similarities: ``(scores (Q, k) float32, indices (Q, k) int64)``, best first.
 
     ``k`` larger than the database gives every row. Rows of zero norm score 0 against everything.
@@ -46,7 +47,7 @@ def cosine_search(database: np.ndarray, queries: np.ndarray, k: int,
     best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(queries), 0), dtype=np.int64)
     for start in range(0, len(database), chunk_size):
-        block = l2_normalize(database[start: start + chunk_size])
+        block = l2_normalize(database[start : start + chunk_size])
         scores = queries @ block.T
         ids = np.broadcast_to(np.arange(start, start + len(block)), scores.shape)
         best_s, best_i = _merge_topk(np.concatenate([best_s, scores], 1), np.concatenate([best_i, ids], 1), k)
@@ -61,8 +62,15 @@ def _faiss() -> Any:
     return faiss
 
 
-def faiss_search(database: np.ndarray, queries: np.ndarray, k: int, *, ivf_threshold: int = IVF_THRESHOLD,
-                 nlist: int | None = None, nprobe: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def faiss_search(
+    database: np.ndarray,
+    queries: np.ndarray,
+    k: int,
+    *,
+    ivf_threshold: int = IVF_THRESHOLD,
+    nlist: int | None = None,
+    nprobe: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` cosine similarities with faiss (same output as ``cosine_search``; approximate for IVF)."""
     faiss = _faiss()
     if k < 1:
@@ -83,8 +91,15 @@ def faiss_search(database: np.ndarray, queries: np.ndarray, k: int, *, ivf_thres
     return scores.astype(np.float32), ids.astype(np.int64)  # ids -1: fewer than k found (IVF)
 
 
-def search(database: np.ndarray, queries: np.ndarray, k: int, *, backend: str = "exact",
-           exclude: Sequence[int | None] | None = None, **faiss_options: Any) -> tuple[np.ndarray, np.ndarray]:
+def search(
+    database: np.ndarray,
+    queries: np.ndarray,
+    k: int,
+    *,
+    backend: str = "exact",
+    exclude: Sequence[int | None] | None = None,
+    **faiss_options: Any,
+) -> tuple[np.ndarray, np.ndarray]:
     """``cosine_search`` (``backend="exact"``) or ``faiss_search`` (``"faiss"``); ``exclude[q]`` (an index or
     None) is left out of query ``q``'s results, e.g. the query itself. Missing results are id -1."""
     extra = 1 if exclude is not None and any(e is not None for e in exclude) else 0
@@ -108,6 +123,7 @@ def search(database: np.ndarray, queries: np.ndarray, k: int, *, backend: str = 
 
 # --------------------------------------------------------------------------------------- queries
 
+
 @dataclass
 class Query:
     """What the user asked for: the text, its embedding, and its row in the file when it has one."""
@@ -117,8 +133,9 @@ class Query:
     index: int | None = None
 
 
-def resolve_queries(emb: Embeddings, texts: Sequence[str],
-                    embed_images: Callable[[list[str]], np.ndarray] | None = None) -> list[Query]:
+def resolve_queries(
+    emb: Embeddings, texts: Sequence[str], embed_images: Callable[[list[str]], np.ndarray] | None = None
+) -> list[Query]:
     """Each text as a row of the file (an exact ``paths`` entry, else a row number) or an image file,
     embedded by ``embed_images`` (all image files in one call)."""
     by_path = {p: i for i, p in enumerate(emb.paths)}
@@ -132,10 +149,14 @@ def resolve_queries(emb: Embeddings, texts: Sequence[str],
             raise ConfigError(f"{images[0]}: an image file; give --checkpoint to embed it")
         rows = np.asarray(embed_images(images), dtype=np.float32)
         if rows.shape[1] != emb.dim:
-            raise ConfigError(f"{images[0]}: the checkpoint embeds to {rows.shape[1]} dimensions, the file holds {emb.dim}")
+            raise ConfigError(
+                f"{images[0]}: the checkpoint embeds to {rows.shape[1]} dimensions, the file holds {emb.dim}"
+            )
         vectors = dict(zip(images, rows))
-    return [Query(t, vectors[f], None) if isinstance(f, str) else Query(t, emb.embeddings[f], f)
-            for t, f in zip(texts, found)]
+    return [
+        Query(t, vectors[f], None) if isinstance(f, str) else Query(t, emb.embeddings[f], f)
+        for t, f in zip(texts, found)
+    ]
 
 
 def _resolve(text: str, emb: Embeddings, by_path: dict[str, int]) -> int | str:
@@ -154,19 +175,35 @@ def _resolve(text: str, emb: Embeddings, by_path: dict[str, int]) -> int | str:
     raise DataError(f"query {text!r}: not a row number, a path in the file, nor an image file")
 
 
-def neighbors(emb: Embeddings, queries: list[Query], k: int = 10, *, backend: str = "exact",
-              include_self: bool = False, **faiss_options: Any) -> list[dict[str, Any]]:
+def neighbors(
+    emb: Embeddings,
+    queries: list[Query],
+    k: int = 10,
+    *,
+    backend: str = "exact",
+    include_self: bool = False,
+    **faiss_options: Any,
+) -> list[dict[str, Any]]:
     """The ``k`` nearest rows of each query, as JSON-able dicts (a query that is a row of the file is
     left out of its own results unless ``include_self``)."""
     if not queries:
         return []
     exclude = None if include_self else [q.index for q in queries]
-    scores, ids = search(emb.embeddings, np.stack([q.vector for q in queries]), k, backend=backend,
-                         exclude=exclude, **faiss_options)
-    return [{"query": q.text, "index": q.index, "path": emb.paths[q.index] if q.index is not None else q.text,
-             **_label_of(emb, q.index), "neighbors": [_row(emb, r + 1, int(i), float(s))
-                                                        for r, (i, s) in enumerate(zip(ids[n], scores[n])) if i >= 0]}
-            for n, q in enumerate(queries)]
+    scores, ids = search(
+        emb.embeddings, np.stack([q.vector for q in queries]), k, backend=backend, exclude=exclude, **faiss_options
+    )
+    return [
+        {
+            "query": q.text,
+            "index": q.index,
+            "path": emb.paths[q.index] if q.index is not None else q.text,
+            **_label_of(emb, q.index),
+            "neighbors": [
+                _row(emb, r + 1, int(i), float(s)) for r, (i, s) in enumerate(zip(ids[n], scores[n])) if i >= 0
+            ],
+        }
+        for n, q in enumerate(queries)
+    ]
 
 
 def _label_of(emb: Embeddings, index: int | None) -> dict[str, Any]:

@@ -56,8 +56,14 @@ class OnnxRunner:
 
     device = torch.device("cpu")  # where inputs are expected: outputs come back as CPU tensors
 
-    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None,
-                 providers: list[str] | None = None, spin: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        threads: int | None = None,
+        providers: list[str] | None = None,
+        spin: bool = True,
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such ONNX file")

@@ -26,8 +26,12 @@ def transform_for(model: nn.Module) -> TransformConfig:
 Backend = Literal["auto", "torch", "onnxruntime"]
 
 
-def load_for_inference(path: str | os.PathLike[str], backend: Backend = "auto", device: str | None = None,
-                       output: Literal["logits", "embedding"] = "logits") -> Any:
+def load_for_inference(
+    path: str | os.PathLike[str],
+    backend: Backend = "auto",
+    device: str | None = None,
+    output: Literal["logits", "embedding"] = "logits",
+) -> Any:
     """A model for ``predict_images`` (or, with ``output="embedding"``, for ``vitkit.embed``): a torch model,
     or an ``OnnxRunner``.
 
@@ -63,8 +67,9 @@ def model_device(model: Any) -> torch.device:
 
 
 @torch.inference_mode()
-def predict_images(model: nn.Module, paths: Sequence[str | os.PathLike[str]], k: int = 5,
-                   batch_size: int = 32) -> list[dict[str, Any]]:
+def predict_images(
+    model: nn.Module, paths: Sequence[str | os.PathLike[str]], k: int = 5, batch_size: int = 32
+) -> list[dict[str, Any]]:
     """Top-``k`` classes with probabilities for each image file (``model``: torch, or an ``OnnxRunner``)."""
     transform = build_transform(transform_for(model), train=False)
     names = getattr(model, "classes", None)
@@ -76,6 +81,10 @@ def predict_images(model: nn.Module, paths: Sequence[str | os.PathLike[str]], k:
         probs = model(x).float().softmax(-1)
         top = probs.topk(min(k, probs.shape[1]), dim=1)
         for path, p, i in zip(chunk, top.values.tolist(), top.indices.tolist()):
-            out.append({"image": str(path), "top": [{"class": names[j] if names else str(j), "index": j, "prob": q}
-                                                    for q, j in zip(p, i)]})
+            out.append(
+                {
+                    "image": str(path),
+                    "top": [{"class": names[j] if names else str(j), "index": j, "prob": q} for q, j in zip(p, i)],
+                }
+            )
     return out

@@ -39,8 +39,20 @@ BIT_STAGES: dict[int, tuple[int, ...]] = {
 }
 
 REGISTERED = (
-    "ViT-Ti/16", "ViT-S/16", "ViT-S/32", "ViT-B/8", "ViT-B/16", "ViT-B/32", "ViT-L/16", "ViT-L/32",
-    "ViT-H/14", "R50+ViT-B/16", "R50+ViT-L/32", "BiT-R50x1", "BiT-R101x3", "BiT-R152x4",
+    "ViT-Ti/16",
+    "ViT-S/16",
+    "ViT-S/32",
+    "ViT-B/8",
+    "ViT-B/16",
+    "ViT-B/32",
+    "ViT-L/16",
+    "ViT-L/32",
+    "ViT-H/14",
+    "R50+ViT-B/16",
+    "R50+ViT-L/32",
+    "BiT-R50x1",
+    "BiT-R101x3",
+    "BiT-R152x4",
 )
 
 _VIT = re.compile(r"^(?:R(?P<depth>\d+)\+)?ViT-(?P<size>Ti|S|B|L|H)/(?P<patch>\d+)$")

@@ -10,5 +10,16 @@ from .report import format_table, summary, write_json
 from .run import DEFAULT_LIBRARIES, run_bench
 from .workload import Options
 
-__all__ = ["DEFAULT_LIBRARIES", "SHAPES", "Case", "Options", "Shape", "format_table", "get_shape", "make_cases",
-           "run_bench", "summary", "write_json"]
+__all__ = [
+    "DEFAULT_LIBRARIES",
+    "SHAPES",
+    "Case",
+    "Options",
+    "Shape",
+    "format_table",
+    "get_shape",
+    "make_cases",
+    "run_bench",
+    "summary",
+    "write_json",
+]

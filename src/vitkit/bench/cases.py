@@ -29,9 +29,17 @@ class Shape:
 
     def vitkit_overrides(self) -> dict[str, object]:
         """``ViTConfig`` fields; exact GELU, as timm, torchvision and transformers use."""
-        return dict(image_size=self.image_size, patch_size=self.patch_size, hidden_size=self.hidden_size,
-                    num_layers=self.num_layers, num_heads=self.num_heads, mlp_dim=self.mlp_dim,
-                    num_classes=self.num_classes, in_chans=self.in_chans, gelu="exact")
+        return dict(
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            mlp_dim=self.mlp_dim,
+            num_classes=self.num_classes,
+            in_chans=self.in_chans,
+            gelu="exact",
+        )
 
 
 SHAPES: dict[str, Shape] = {
@@ -75,8 +83,9 @@ def get_shape(name: str) -> Shape:
     return SHAPES[key]
 
 
-def make_cases(models: list[str], batches: list[int], train_batch: int | None = None,
-               train: bool = True, infer: bool = True) -> list[Case]:
+def make_cases(
+    models: list[str], batches: list[int], train_batch: int | None = None, train: bool = True, infer: bool = True
+) -> list[Case]:
     """Inference at each of ``batches`` and one training step per model (at ``train_batch`` or the shape's)."""
     cases: list[Case] = []
     for name in models:

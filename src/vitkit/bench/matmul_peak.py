@@ -57,13 +57,17 @@ def _onnxruntime_mm(a: np.ndarray, b: np.ndarray) -> Callable[[], object] | None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = torch.get_num_threads()
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]).SerializeToString(),
-                                   opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]).SerializeToString(),
+        opts,
+        providers=["CPUExecutionProvider"],
+    )
     return lambda: session.run(None, {"a": a, "b": b})
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5, device: str | torch.device = "cpu",
-                  dtype: torch.dtype = torch.float32) -> dict[str, object]:
+def matmul_gflops(
+    n: int = 2048, repeats: int = 5, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> dict[str, object]:
     """GFLOP/s (2 n^3 per product) of each GEMM: ``{"torch": {"best", "median"}, ..., "best": peak}``.
 
     On CUDA, or for a ``dtype`` other than float32 (bf16 runs), torch's GEMM only.

@@ -68,8 +68,14 @@ def _rss_bytes() -> int:
     return kib * 1024 if kib is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def measure_here(library: str, case: Case, opts: Options, onnx_path: str | None = None, steps: int = 2,
-                 tiny_onnx_path: str | None = None) -> dict[str, Any]:
+def measure_here(
+    library: str,
+    case: Case,
+    opts: Options,
+    onnx_path: str | None = None,
+    steps: int = 2,
+    tiny_onnx_path: str | None = None,
+) -> dict[str, Any]:
     """Measure in this process (meant for a fresh child; see the module docstring)."""
     from .. import accel
 
@@ -107,19 +113,37 @@ def measure_here(library: str, case: Case, opts: Options, onnx_path: str | None 
     return {"peak_mib": (peak - base) / MIB, "step_mib": (peak - before) / MIB, "method": method}
 
 
-def measure(library: str, case: Case, opts: Options, onnx_path: str | None = None, steps: int = 2,
-            tiny_onnx_path: str | None = None, timeout_s: float = 1800,
-            env: dict[str, str] | None = None) -> dict[str, Any]:
+def measure(
+    library: str,
+    case: Case,
+    opts: Options,
+    onnx_path: str | None = None,
+    steps: int = 2,
+    tiny_onnx_path: str | None = None,
+    timeout_s: float = 1800,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Peak memory of ``library`` on ``case``, measured in a fresh Python process (``env``: set there too).
 
     onnxruntime workloads run the exported ``onnx_path``; ``tiny_onnx_path`` (the tiny shape, exported) is
     their warm-up model, so that onnxruntime's own set-up is not charged to the model, as torch's is not.
     """
-    spec = {"library": library, "case": case.to_json(), "options": opts.to_dict(), "onnx_path": onnx_path,
-            "steps": steps, "tiny_onnx_path": tiny_onnx_path}
+    spec = {
+        "library": library,
+        "case": case.to_json(),
+        "options": opts.to_dict(),
+        "onnx_path": onnx_path,
+        "steps": steps,
+        "tiny_onnx_path": tiny_onnx_path,
+    }
     env = {**os.environ, **(env or {}), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
-    proc = subprocess.run([sys.executable, "-m", "vitkit.bench.memory", json.dumps(spec)], capture_output=True,
-                          text=True, timeout=timeout_s, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vitkit.bench.memory", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=env,
+    )
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -130,8 +154,9 @@ def measure(library: str, case: Case, opts: Options, onnx_path: str | None = Non
 def _main(argv: list[str]) -> None:
     spec = json.loads(argv[0])
     case = Case.from_json(spec["case"])
-    result = measure_here(spec["library"], case, Options(**spec["options"]), spec["onnx_path"], spec["steps"],
-                          spec["tiny_onnx_path"])
+    result = measure_here(
+        spec["library"], case, Options(**spec["options"]), spec["onnx_path"], spec["steps"], spec["tiny_onnx_path"]
+    )
     print(json.dumps(result))
 
 

@@ -26,10 +26,17 @@ def build_vitkit(shape: Shape) -> nn.Module:
 def build_timm(shape: Shape) -> nn.Module:
     from timm.models.vision_transformer import VisionTransformer
 
-    return VisionTransformer(img_size=shape.image_size, patch_size=shape.patch_size, in_chans=shape.in_chans,
-                             num_classes=shape.num_classes, embed_dim=shape.hidden_size, depth=shape.num_layers,
-                             num_heads=shape.num_heads, mlp_ratio=shape.mlp_dim / shape.hidden_size,
-                             act_layer=nn.GELU)
+    return VisionTransformer(
+        img_size=shape.image_size,
+        patch_size=shape.patch_size,
+        in_chans=shape.in_chans,
+        num_classes=shape.num_classes,
+        embed_dim=shape.hidden_size,
+        depth=shape.num_layers,
+        num_heads=shape.num_heads,
+        mlp_ratio=shape.mlp_dim / shape.hidden_size,
+        act_layer=nn.GELU,
+    )
 
 
 def build_torchvision(shape: Shape) -> nn.Module:
@@ -37,9 +44,15 @@ def build_torchvision(shape: Shape) -> nn.Module:
 
     if shape.in_chans != 3:
         raise ValueError("torchvision's ViT takes 3-channel images only")
-    return VisionTransformer(image_size=shape.image_size, patch_size=shape.patch_size, num_layers=shape.num_layers,
-                             num_heads=shape.num_heads, hidden_dim=shape.hidden_size, mlp_dim=shape.mlp_dim,
-                             num_classes=shape.num_classes)
+    return VisionTransformer(
+        image_size=shape.image_size,
+        patch_size=shape.patch_size,
+        num_layers=shape.num_layers,
+        num_heads=shape.num_heads,
+        hidden_dim=shape.hidden_size,
+        mlp_dim=shape.mlp_dim,
+        num_classes=shape.num_classes,
+    )
 
 
 class _Logits(nn.Module):
@@ -56,10 +69,19 @@ class _Logits(nn.Module):
 def build_transformers(shape: Shape, attn_implementation: str) -> nn.Module:
     from transformers import ViTConfig, ViTForImageClassification
 
-    cfg = ViTConfig(image_size=shape.image_size, patch_size=shape.patch_size, num_channels=shape.in_chans,
-                    hidden_size=shape.hidden_size, num_hidden_layers=shape.num_layers,
-                    num_attention_heads=shape.num_heads, intermediate_size=shape.mlp_dim, hidden_act="gelu",
-                    layer_norm_eps=1e-6, num_labels=shape.num_classes, attn_implementation=attn_implementation)
+    cfg = ViTConfig(
+        image_size=shape.image_size,
+        patch_size=shape.patch_size,
+        num_channels=shape.in_chans,
+        hidden_size=shape.hidden_size,
+        num_hidden_layers=shape.num_layers,
+        num_attention_heads=shape.num_heads,
+        intermediate_size=shape.mlp_dim,
+        hidden_act="gelu",
+        layer_norm_eps=1e-6,
+        num_labels=shape.num_classes,
+        attn_implementation=attn_implementation,
+    )
     model = ViTForImageClassification(cfg)
     if model.config._attn_implementation != attn_implementation:  # older transformers ignore the argument
         built = model.config._attn_implementation
@@ -88,8 +110,12 @@ def import_library(library: str) -> None:
     """Import what ``library`` builds from, so that a memory baseline taken next excludes the import."""
     import importlib
 
-    module = {"timm": "timm.models.vision_transformer", "torchvision": "torchvision.models.vision_transformer",
-              "transformers-sdpa": "transformers", "transformers-eager": "transformers"}.get(library, "vitkit.variants")
+    module = {
+        "timm": "timm.models.vision_transformer",
+        "torchvision": "torchvision.models.vision_transformer",
+        "transformers-sdpa": "transformers",
+        "transformers-eager": "transformers",
+    }.get(library, "vitkit.variants")
     importlib.import_module(module)
     if module == "transformers":
         from transformers import ViTForImageClassification  # noqa: F401 -- the lazy module loads here

@@ -35,8 +35,9 @@ def write_jpeg_folder(root: str | Path, n: int = 64, classes: int = 2, seed: int
     return root
 
 
-def loader_rate(data: Any, cfg: TransformConfig, batch_size: int, batches: int,
-                num_workers: int = 0) -> dict[str, float]:
+def loader_rate(
+    data: Any, cfg: TransformConfig, batch_size: int, batches: int, num_workers: int = 0
+) -> dict[str, float]:
     """Images/s of a training loader over ``batches`` batches (the first one, start-up, excluded)."""
     n_avail = len(data) // batch_size
     if n_avail < 2:
@@ -49,8 +50,12 @@ def loader_rate(data: Any, cfg: TransformConfig, batch_size: int, batches: int,
     for _ in range(batches):
         x, _ = next(it)
         images += len(x)
-    return {"img_s": images / (time.perf_counter() - start), "batch": batch_size, "batches": batches,
-            "num_workers": num_workers}
+    return {
+        "img_s": images / (time.perf_counter() - start),
+        "batch": batch_size,
+        "batches": batches,
+        "num_workers": num_workers,
+    }
 
 
 def fashion_mnist_rate(batch_size: int = 128, batches: int = 20, num_workers: int = 0) -> dict[str, float]:
@@ -60,8 +65,9 @@ def fashion_mnist_rate(batch_size: int = 128, batches: int = 20, num_workers: in
     return loader_rate(data, cfg, batch_size, batches, num_workers)
 
 
-def jpeg_folder_rate(root: str | Path, batch_size: int = 16, batches: int = 4,
-                     num_workers: int = 0) -> dict[str, float]:
+def jpeg_folder_rate(
+    root: str | Path, batch_size: int = 16, batches: int = 4, num_workers: int = 0
+) -> dict[str, float]:
     """A folder of JPEGs with the paper's training augmentation (Inception crop to 224, flips)."""
     data = open_dataset(str(root))
     return loader_rate(data, TransformConfig(image_size=224), batch_size, batches, num_workers)

@@ -74,11 +74,14 @@ def _fmt(value: float | None, spec: str, missing: str = "-") -> str:
 def _header(result: dict[str, Any]) -> list[str]:
     m, mm, precision = result["machine"], result["matmul"], result["options"]["precision"]
     gemms = ", ".join(k for k, v in mm["before"].items() if isinstance(v, dict))
-    return [f"vitkit bench: {m['device']} ({m['processor']}), {m['threads']} threads, torch {m['versions']['torch']}, "
-            f"{precision}; {result['repeats']} alternating rounds, images/s as median [min, max]",
-            f"{precision} matmul peak ({mm['before']['n']}^3, best of {gemms}): {mm['peak_gflops']:.1f} GFLOP/s "
-            f"(before the cases {mm['before']['best']:.1f}, after {mm['after']['best']:.1f})",
-            *_blas_lines(result), ""]
+    return [
+        f"vitkit bench: {m['device']} ({m['processor']}), {m['threads']} threads, torch {m['versions']['torch']}, "
+        f"{precision}; {result['repeats']} alternating rounds, images/s as median [min, max]",
+        f"{precision} matmul peak ({mm['before']['n']}^3, best of {gemms}): {mm['peak_gflops']:.1f} GFLOP/s "
+        f"(before the cases {mm['before']['best']:.1f}, after {mm['after']['best']:.1f})",
+        *_blas_lines(result),
+        "",
+    ]
 
 
 def _blas_lines(result: dict[str, Any]) -> list[str]:
@@ -101,8 +104,10 @@ def _blas_lines(result: dict[str, Any]) -> list[str]:
 def format_table(result: dict[str, Any]) -> str:
     """A plain-text table of ``result`` (from ``run_bench``)."""
     lines = _header(result)
-    head = (f"{'model':<6} {'mode':<5} {'batch':>5}  {'library':<28} {'images/s':>26} {'GFLOP/s':>8} {'%peak':>6} "
-            f"{'peak MiB':>9}")
+    head = (
+        f"{'model':<6} {'mode':<5} {'batch':>5}  {'library':<28} {'images/s':>26} {'GFLOP/s':>8} {'%peak':>6} "
+        f"{'peak MiB':>9}"
+    )
     lines += [head, "-" * len(head)]
     for (model, mode, batch), rows in _cases(result["results"]):
         for r in rows:
@@ -112,8 +117,10 @@ def format_table(result: dict[str, Any]) -> str:
             s = r["img_s"]
             rate = f"{s['median']:.2f} [{s['min']:.2f}, {s['max']:.2f}]"
             frac = _fmt(r.get("peak_fraction") and 100 * r["peak_fraction"], ".0f")
-            lines.append(f"{model:<6} {mode:<5} {batch:>5}  {_label(r):<28} {rate:>26} {r['gflops']:>8.1f} "
-                         f"{frac:>5}% {_fmt(_peak_mib(r), '.1f'):>9}")
+            lines.append(
+                f"{model:<6} {mode:<5} {batch:>5}  {_label(r):<28} {rate:>26} {r['gflops']:>8.1f} "
+                f"{frac:>5}% {_fmt(_peak_mib(r), '.1f'):>9}"
+            )
         c = compare(rows)
         if c:
             mem = f"; memory / {c['leanest_peer']}: {c['memory_ratio']:.2f}x" if "memory_ratio" in c else ""
@@ -132,8 +139,14 @@ def _pipeline_lines(pipeline: dict[str, Any] | None) -> list[str]:
         if "error" in p:
             lines.append(f"  {name}: error: {p['error']}")
             continue
-        step = (f"; vitkit {p['train_model']} training step {p['train_img_s']:.1f} img/s, loading = "
-                f"{100 * p['load_over_step']:.1f}% of step time") if p.get("train_img_s") else ""
+        step = (
+            (
+                f"; vitkit {p['train_model']} training step {p['train_img_s']:.1f} img/s, loading = "
+                f"{100 * p['load_over_step']:.1f}% of step time"
+            )
+            if p.get("train_img_s")
+            else ""
+        )
         lines.append(f"  {name}: {p['img_s']:.0f} img/s (batch {p['batch']}){step}")
     return lines + [""]
 

@@ -62,13 +62,19 @@ def machine_info(opts: Options) -> dict[str, Any]:
 
     device = torch.device(opts.device)
     return {
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(), "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(), "device": opts.device,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "device": opts.device,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "versions": {name: version(name) for name in
-                     ("vitkit", "torch", "torchvision", "timm", "transformers", "onnxruntime", "onnx")},
-        "blas": blas.status(), "blas_line": blas.describe(),
+        "versions": {
+            name: version(name)
+            for name in ("vitkit", "torch", "torchvision", "timm", "transformers", "onnxruntime", "onnx")
+        },
+        "blas": blas.status(),
+        "blas_line": blas.describe(),
     }
 
 
@@ -84,8 +90,15 @@ def distinct(case: Case, libraries: list[str], opts: Options) -> list[str]:
     return out
 
 
-def _build_all(case: Case, libraries: list[str], opts: Options, workdir: str, onnx_paths: dict[str, str],
-               errors: dict[str, str], peers: PeerProcess | None) -> list[Workload | RemoteWorkload]:
+def _build_all(
+    case: Case,
+    libraries: list[str],
+    opts: Options,
+    workdir: str,
+    onnx_paths: dict[str, str],
+    errors: dict[str, str],
+    peers: PeerProcess | None,
+) -> list[Workload | RemoteWorkload]:
     works: list[Workload | RemoteWorkload] = []
     for lib in libraries:
         try:
@@ -108,8 +121,15 @@ def _build_all(case: Case, libraries: list[str], opts: Options, workdir: str, on
 
 def _row(case: Case, w: Workload | RemoteWorkload | None, lib: str, stats: Stats | None) -> dict[str, Any]:
     gflop = case_gflop(case, lib)
-    row: dict[str, Any] = {"model": case.shape.name, "mode": case.mode, "batch": case.batch, "library": lib,
-                           "gflop_per_image": gflop, "error": None, "memory": None}
+    row: dict[str, Any] = {
+        "model": case.shape.name,
+        "mode": case.mode,
+        "batch": case.batch,
+        "library": lib,
+        "gflop_per_image": gflop,
+        "error": None,
+        "memory": None,
+    }
     if w is not None:
         row.update(backend=w.plan.backend, compiled=w.plan.compile, setup_s=w.setup_s, first_step_s=w.first_step_s)
     if stats is not None:
@@ -118,10 +138,20 @@ def _row(case: Case, w: Workload | RemoteWorkload | None, lib: str, stats: Stats
     return row
 
 
-def run_case(case: Case, libraries: list[str], opts: Options, repeats: int, *, warmup: int = 2,
-             min_sample_s: float = 0.5, memory: bool = True, workdir: str = ".",
-             onnx_paths: dict[str, str] | None = None, progress: Progress | None = None,
-             peers: PeerProcess | None = None) -> list[dict[str, Any]]:
+def run_case(
+    case: Case,
+    libraries: list[str],
+    opts: Options,
+    repeats: int,
+    *,
+    warmup: int = 2,
+    min_sample_s: float = 0.5,
+    memory: bool = True,
+    workdir: str = ".",
+    onnx_paths: dict[str, str] | None = None,
+    progress: Progress | None = None,
+    peers: PeerProcess | None = None,
+) -> list[dict[str, Any]]:
     """Rows (one per library; see ``distinct``) for one case; the peers run in ``peers`` if given."""
     onnx_paths = {} if onnx_paths is None else onnx_paths
     libraries = distinct(case, libraries, opts)
@@ -147,8 +177,15 @@ def run_case(case: Case, libraries: list[str], opts: Options, repeats: int, *, w
             if row["error"] is None:
                 tiny = _tiny_onnx(workdir, onnx_paths) if row.get("backend") == "onnxruntime" else None
                 apart = peers is not None and row["library"] not in VITKIT_VARIANTS
-                row["memory"] = _memory(row["library"], case, opts, onnx_paths.get(case.shape.name), tiny, say,
-                                        {blas.ENV: "0"} if apart else None)
+                row["memory"] = _memory(
+                    row["library"],
+                    case,
+                    opts,
+                    onnx_paths.get(case.shape.name),
+                    tiny,
+                    say,
+                    {blas.ENV: "0"} if apart else None,
+                )
     return rows
 
 
@@ -162,8 +199,15 @@ def _tiny_onnx(workdir: str, onnx_paths: dict[str, str]) -> str:
     return onnx_paths["tiny"]
 
 
-def _memory(lib: str, case: Case, opts: Options, onnx_path: str | None, tiny_onnx_path: str | None,
-            say: Progress, env: dict[str, str] | None = None) -> dict[str, Any] | None:
+def _memory(
+    lib: str,
+    case: Case,
+    opts: Options,
+    onnx_path: str | None,
+    tiny_onnx_path: str | None,
+    say: Progress,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any] | None:
     try:
         result = measure(lib, case, opts, onnx_path, steps=1, tiny_onnx_path=tiny_onnx_path, env=env)
     except Exception as e:  # noqa: BLE001 -- reported in the row
@@ -172,10 +216,20 @@ def _memory(lib: str, case: Case, opts: Options, onnx_path: str | None, tiny_onn
     return result
 
 
-def run_bench(cases: list[Case], libraries: list[str] | tuple[str, ...] = DEFAULT_LIBRARIES, repeats: int = 5, *,
-              options: Options | None = None, warmup: int = 2, min_sample_s: float = 0.5, memory: bool = True,
-              pipeline: bool = True, matmul_n: int = 2048, peers_apart: bool = True,
-              progress: Progress | None = None) -> dict[str, Any]:
+def run_bench(
+    cases: list[Case],
+    libraries: list[str] | tuple[str, ...] = DEFAULT_LIBRARIES,
+    repeats: int = 5,
+    *,
+    options: Options | None = None,
+    warmup: int = 2,
+    min_sample_s: float = 0.5,
+    memory: bool = True,
+    pipeline: bool = True,
+    matmul_n: int = 2048,
+    peers_apart: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Benchmark ``libraries`` on ``cases``; returns the JSON-able result (``report.format_table`` prints it).
 
     ``repeats`` rounds per case, after ``warmup`` untimed steps per library; each timed sample lasts at
@@ -189,8 +243,12 @@ def run_bench(cases: list[Case], libraries: list[str] | tuple[str, ...] = DEFAUL
     accel.set_threads(opts.threads)
     say = progress or (lambda _: None)
     start = time.perf_counter()
-    apart = (peers_apart and blas.status()["loaded"] and torch.device(opts.device).type == "cpu"
-             and any(lib not in VITKIT_VARIANTS for lib in libraries))
+    apart = (
+        peers_apart
+        and blas.status()["loaded"]
+        and torch.device(opts.device).type == "cpu"
+        and any(lib not in VITKIT_VARIANTS for lib in libraries)
+    )
     with contextlib.ExitStack() as stack:
         peers = stack.enter_context(PeerProcess(opts.threads)) if apart else None
         say("matmul peak ...")
@@ -200,8 +258,19 @@ def run_bench(cases: list[Case], libraries: list[str] | tuple[str, ...] = DEFAUL
         onnx_paths: dict[str, str] = {}
         with tempfile.TemporaryDirectory(prefix="vitkit-bench-") as workdir:
             for case in cases:
-                rows += run_case(case, list(libraries), opts, repeats, warmup=warmup, min_sample_s=min_sample_s,
-                                 memory=memory, workdir=workdir, onnx_paths=onnx_paths, progress=say, peers=peers)
+                rows += run_case(
+                    case,
+                    list(libraries),
+                    opts,
+                    repeats,
+                    warmup=warmup,
+                    min_sample_s=min_sample_s,
+                    memory=memory,
+                    workdir=workdir,
+                    onnx_paths=onnx_paths,
+                    progress=say,
+                    peers=peers,
+                )
         matmul["after"] = matmul_gflops(matmul_n, device=opts.device, dtype=dtype)
         if peers is not None:
             matmul["peers_process"] = peers.call("matmul", n=matmul_n)
@@ -210,9 +279,18 @@ def run_bench(cases: list[Case], libraries: list[str] | tuple[str, ...] = DEFAUL
     for row in rows:  # against the best matmul seen in the run
         if "gflops" in row:
             row["peak_fraction"] = row["gflops"] / matmul["peak_gflops"]
-    result = {"schema": SCHEMA, "machine": machine_info(opts), "options": opts.to_dict(),
-              "repeats": repeats, "warmup": warmup, "min_sample_s": min_sample_s, "matmul": matmul,
-              "peers_process": peers_info, "results": rows, "pipeline": None}
+    result = {
+        "schema": SCHEMA,
+        "machine": machine_info(opts),
+        "options": opts.to_dict(),
+        "repeats": repeats,
+        "warmup": warmup,
+        "min_sample_s": min_sample_s,
+        "matmul": matmul,
+        "peers_process": peers_info,
+        "results": rows,
+        "pipeline": None,
+    }
     if pipeline:
         result["pipeline"] = pipeline_check(rows, say)
     result["seconds"] = time.perf_counter() - start

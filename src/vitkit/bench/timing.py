@@ -27,8 +27,13 @@ class Stats:
     steps_per_sample: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"median": self.median, "min": self.min, "max": self.max, "samples": list(self.samples),
-                "steps_per_sample": self.steps_per_sample}
+        return {
+            "median": self.median,
+            "min": self.min,
+            "max": self.max,
+            "samples": list(self.samples),
+            "steps_per_sample": self.steps_per_sample,
+        }
 
 
 class Timed(Protocol):
@@ -67,8 +72,13 @@ class Contender:
         return max(1, min(max_steps, math.ceil(min_sample_s / max(per_step, 1e-9))))
 
 
-def alternate(contenders: Sequence[Timed], rounds: int, warmup: int = 2, min_sample_s: float = 0.5,
-              on_sample: Callable[[str, int, float], None] | None = None) -> dict[str, Stats]:
+def alternate(
+    contenders: Sequence[Timed],
+    rounds: int,
+    warmup: int = 2,
+    min_sample_s: float = 0.5,
+    on_sample: Callable[[str, int, float], None] | None = None,
+) -> dict[str, Stats]:
     """Warm each contender up, then time ``rounds`` rounds of one sample each, in turn."""
     if rounds < 1:
         raise ValueError(f"rounds: expected >= 1, got {rounds}")
@@ -81,5 +91,4 @@ def alternate(contenders: Sequence[Timed], rounds: int, warmup: int = 2, min_sam
             samples[c.name].append(rate)
             if on_sample:
                 on_sample(c.name, r, rate)
-    return {name: Stats(statistics.median(s), min(s), max(s), tuple(s), plan[name])
-            for name, s in samples.items()}
+    return {name: Stats(statistics.median(s), min(s), max(s), tuple(s), plan[name]) for name, s in samples.items()}

@@ -39,8 +39,9 @@ class PeerProcess:
     def __init__(self, threads: int | None) -> None:
         env = {**os.environ, blas.ENV: "0"}
         code = "from vitkit.bench.worker import main; main()"  # not -m: vitkit.bench imports this module
-        self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True, env=env)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         self.hello = self.call("hello", threads=threads)
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:

@@ -166,8 +166,9 @@ def _torch_step(library: str, case: Case, p: Plan, opts: Options) -> Callable[[]
     return train
 
 
-def make_workload(library: str, case: Case, opts: Options, workdir: str | None = None,
-                  onnx_path: str | None = None) -> Workload:
+def make_workload(
+    library: str, case: Case, opts: Options, workdir: str | None = None, onnx_path: str | None = None
+) -> Workload:
     """Build ``library``'s model for ``case`` and its step (an ONNX file goes to ``workdir``, or is reused)."""
     p = plan(library, case, opts)
     start = time.perf_counter()
@@ -177,4 +178,3 @@ def make_workload(library: str, case: Case, opts: Options, workdir: str | None =
     else:
         step, sync = _torch_step(library, case, p, opts), accel.synchronizer(opts.device)
     return Workload(library, case, p, step, sync, time.perf_counter() - start, onnx_path)
-

@@ -46,11 +46,20 @@ def infer_config(hf: dict[str, Any], sd: dict[str, torch.Tensor], folder: Path) 
         labels = {int(k): v for k, v in hf["id2label"].items()}
         classes = [labels.get(i, str(i)) for i in range(head.shape[0])]
     cfg = ViTConfig(
-        image_size=hf.get("image_size", 224), patch_size=hf.get("patch_size", 16), in_chans=hf.get("num_channels", 3),
-        hidden_size=hf["hidden_size"], num_layers=hf["num_hidden_layers"], num_heads=hf["num_attention_heads"],
-        mlp_dim=hf["intermediate_size"], num_classes=0 if head is None else head.shape[0], classifier="token",
-        representation_size=None if pooler is None else pooler.shape[0], qkv_bias=hf.get("qkv_bias", True),
-        layer_norm_eps=hf.get("layer_norm_eps", 1e-12), gelu=_GELU[act], name=folder.name,
+        image_size=hf.get("image_size", 224),
+        patch_size=hf.get("patch_size", 16),
+        in_chans=hf.get("num_channels", 3),
+        hidden_size=hf["hidden_size"],
+        num_layers=hf["num_hidden_layers"],
+        num_heads=hf["num_attention_heads"],
+        mlp_dim=hf["intermediate_size"],
+        num_classes=0 if head is None else head.shape[0],
+        classifier="token",
+        representation_size=None if pooler is None else pooler.shape[0],
+        qkv_bias=hf.get("qkv_bias", True),
+        layer_norm_eps=hf.get("layer_norm_eps", 1e-12),
+        gelu=_GELU[act],
+        name=folder.name,
     )
     return cfg, classes
 
@@ -80,8 +89,13 @@ def to_state_dict(sd: dict[str, torch.Tensor], cfg: ViTConfig) -> dict[str, torc
             if t == "bias" and not cfg.qkv_bias:
                 continue
             out[b + "attn.qkv." + t] = torch.cat([take(f"{att}{n}.{t}") for n in ("query", "key", "value")])
-        for src, dst in [("attention.output.dense", "attn.proj"), ("intermediate.dense", "mlp.fc1"),
-                         ("output.dense", "mlp.fc2"), ("layernorm_before", "norm1"), ("layernorm_after", "norm2")]:
+        for src, dst in [
+            ("attention.output.dense", "attn.proj"),
+            ("intermediate.dense", "mlp.fc1"),
+            ("output.dense", "mlp.fc2"),
+            ("layernorm_before", "norm1"),
+            ("layernorm_after", "norm2"),
+        ]:
             out[f"{b}{dst}.weight"] = take(f"{p}{src}.weight")
             out[f"{b}{dst}.bias"] = take(f"{p}{src}.bias")
     if cfg.representation_size is not None:

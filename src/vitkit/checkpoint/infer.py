@@ -9,8 +9,9 @@ from ..config import ResNetConfig
 from .errors import CheckpointError
 
 
-def image_size_from_posemb(patch_rows: int, patch: tuple[int, int], resnet: ResNetConfig | None, path: Path,
-                           what: str) -> tuple[int, int]:
+def image_size_from_posemb(
+    patch_rows: int, patch: tuple[int, int], resnet: ResNetConfig | None, path: Path, what: str
+) -> tuple[int, int]:
     """The (square) training resolution that ``patch_rows`` position embeddings describe.
 
     Checkpoints store no grid shape: the grid is taken as square, each token covering ``patch`` pixels of

@@ -48,7 +48,9 @@ def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = Non
         return _from_timm(native.read_safetensors(path), path, num_heads)
     if suffix in (".pth", ".pt", ".bin", ".ckpt"):
         return _from_timm(_torch_load(path), path, num_heads)
-    raise CheckpointError(path, "unknown checkpoint type (expected .safetensors, .npz, .pth/.pt/.bin, a run or HF folder)")
+    raise CheckpointError(
+        path, "unknown checkpoint type (expected .safetensors, .npz, .pth/.pt/.bin, a run or HF folder)"
+    )
 
 
 def _read_dir(path: Path) -> Checkpoint:
@@ -100,9 +102,16 @@ def _convert(fn: Any, sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path)
         raise CheckpointError(path, str(e)) from None
 
 
-def load(path: str | os.PathLike[str], *, image_size: int | tuple[int, int] | None = None,
-         num_classes: int | None = None, drop_pre_logits: bool = False, resize: str = "bilinear",
-         num_heads: int | None = None, device: str | torch.device = "cpu") -> nn.Module:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    image_size: int | tuple[int, int] | None = None,
+    num_classes: int | None = None,
+    drop_pre_logits: bool = False,
+    resize: str = "bilinear",
+    num_heads: int | None = None,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
     """Load any supported checkpoint as a vitkit model (eval mode).
 
     Formats: vitkit safetensors and run folders, official ``.npz`` (linen and pre-linen layouts, ViT and
@@ -135,7 +144,9 @@ def build_checked(ckpt: Checkpoint, path: Path) -> nn.Module:
         if key not in expected:
             raise CheckpointError(path, f"unexpected tensor {key!r} for the inferred {_describe(ckpt.config)}")
         if tuple(value.shape) != tuple(expected[key].shape):
-            raise CheckpointError(path, f"tensor {key!r} has shape {tuple(value.shape)}, the model expects {tuple(expected[key].shape)}")
+            raise CheckpointError(
+                path, f"tensor {key!r} has shape {tuple(value.shape)}, the model expects {tuple(expected[key].shape)}"
+            )
     missing = [k for k in expected if k not in ckpt.state_dict]
     if missing:
         raise CheckpointError(path, f"missing tensor {missing[0]!r} ({len(missing)} missing)")

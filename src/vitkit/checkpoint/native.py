@@ -18,8 +18,13 @@ from .errors import CheckpointError
 FORMAT = "vitkit"
 
 
-def save(model: torch.nn.Module, path: str | os.PathLike[str], *, classes: list[str] | None = None,
-         extra: dict[str, Any] | None = None) -> Path:
+def save(
+    model: torch.nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    classes: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model`` to ``path`` as safetensors with its config as metadata, atomically.
 
     ``classes`` (default: ``model.classes`` when set) and ``extra`` (JSON-able, e.g. the data transform;
@@ -30,8 +35,14 @@ def save(model: torch.nn.Module, path: str | os.PathLike[str], *, classes: list[
     return save_state(model.state_dict(), model.config, path, classes=classes, extra=extra)
 
 
-def save_state(state_dict: dict[str, torch.Tensor], config: ModelConfig, path: str | os.PathLike[str], *,
-               classes: list[str] | None = None, extra: dict[str, Any] | None = None) -> Path:
+def save_state(
+    state_dict: dict[str, torch.Tensor],
+    config: ModelConfig,
+    path: str | os.PathLike[str],
+    *,
+    classes: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """``save`` for a bare state dict (e.g. gathered from a sharded model)."""
     path = Path(path)
     meta = {"format": FORMAT, "config": config_to_json(config)}
@@ -65,8 +76,10 @@ def read(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, An
     meta = safetensors_metadata(path)
     try:
         cfg = config_from_dict(json.loads(meta["config"]))
-        info = {"classes": json.loads(meta["classes"]) if "classes" in meta else None,
-                "extra": json.loads(meta["extra"]) if "extra" in meta else {}}
+        info = {
+            "classes": json.loads(meta["classes"]) if "classes" in meta else None,
+            "extra": json.loads(meta["extra"]) if "extra" in meta else {},
+        }
     except (KeyError, json.JSONDecodeError, ConfigError, TypeError) as e:
         raise CheckpointError(path, f"vitkit metadata is invalid ({e})") from None
     return cfg, read_safetensors(path), info

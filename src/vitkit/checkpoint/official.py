@@ -19,8 +19,11 @@ from ..config import ResNetConfig, ViTConfig
 from .errors import CheckpointError
 from .infer import image_size_from_posemb
 
-_PRE_LINEN = {"MultiHeadDotProductAttention_1": "MultiHeadDotProductAttention_0", "LayerNorm_2": "LayerNorm_1",
-              "MlpBlock_3": "MlpBlock_0"}
+_PRE_LINEN = {
+    "MultiHeadDotProductAttention_1": "MultiHeadDotProductAttention_0",
+    "LayerNorm_2": "LayerNorm_1",
+    "MlpBlock_3": "MlpBlock_0",
+}
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -42,8 +45,12 @@ def _linen_name(key: str) -> str:
 
 def infer_config(params: dict[str, np.ndarray], path: Path) -> ViTConfig:
     """The ViTConfig that the tensors describe (official code: tanh GELU, LayerNorm eps 1e-6)."""
-    need = ["embedding/kernel", "Transformer/encoder_norm/scale", "Transformer/encoderblock_0/MlpBlock_0/Dense_0/kernel",
-            "Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel"]
+    need = [
+        "embedding/kernel",
+        "Transformer/encoder_norm/scale",
+        "Transformer/encoderblock_0/MlpBlock_0/Dense_0/kernel",
+        "Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel",
+    ]
     for key in need:
         if key not in params:
             raise CheckpointError(path, f"not an official ViT checkpoint: missing {key!r}")
@@ -62,11 +69,21 @@ def infer_config(params: dict[str, np.ndarray], path: Path) -> ViTConfig:
     rep = params.get("pre_logits/kernel")
     head = params.get("head/kernel")
     return ViTConfig(
-        image_size=image_size, patch_size=(kh, kw), in_chans=3 if resnet else params["embedding/kernel"].shape[2],
-        hidden_size=hidden, num_layers=num_layers, num_heads=num_heads, mlp_dim=mlp_dim,
-        num_classes=0 if head is None else head.shape[1], classifier=classifier,
-        representation_size=None if rep is None else rep.shape[1], posemb=posemb, resnet=resnet,
-        gelu="tanh", layer_norm_eps=1e-6, name=path.name,
+        image_size=image_size,
+        patch_size=(kh, kw),
+        in_chans=3 if resnet else params["embedding/kernel"].shape[2],
+        hidden_size=hidden,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        mlp_dim=mlp_dim,
+        num_classes=0 if head is None else head.shape[1],
+        classifier=classifier,
+        representation_size=None if rep is None else rep.shape[1],
+        posemb=posemb,
+        resnet=resnet,
+        gelu="tanh",
+        layer_norm_eps=1e-6,
+        name=path.name,
     )
 
 
@@ -105,14 +122,18 @@ def to_state_dict(params: dict[str, np.ndarray], cfg: ViTConfig) -> dict[str, to
         b = f"blocks.{i}."
         qkv = [take(f"{a}{n}/kernel").reshape(d, d).T for n in ("query", "key", "value")]
         sd |= {
-            b + "norm1.weight": take(p + "LayerNorm_0/scale"), b + "norm1.bias": take(p + "LayerNorm_0/bias"),
-            b + "norm2.weight": take(p + "LayerNorm_1/scale"), b + "norm2.bias": take(p + "LayerNorm_1/bias"),
+            b + "norm1.weight": take(p + "LayerNorm_0/scale"),
+            b + "norm1.bias": take(p + "LayerNorm_0/bias"),
+            b + "norm2.weight": take(p + "LayerNorm_1/scale"),
+            b + "norm2.bias": take(p + "LayerNorm_1/bias"),
             b + "attn.qkv.weight": np.concatenate(qkv, axis=0),
             b + "attn.qkv.bias": np.concatenate([take(f"{a}{n}/bias").reshape(d) for n in ("query", "key", "value")]),
             b + "attn.proj.weight": take(a + "out/kernel").reshape(d, d).T,
             b + "attn.proj.bias": take(a + "out/bias"),
-            b + "mlp.fc1.weight": take(p + "MlpBlock_0/Dense_0/kernel").T, b + "mlp.fc1.bias": take(p + "MlpBlock_0/Dense_0/bias"),
-            b + "mlp.fc2.weight": take(p + "MlpBlock_0/Dense_1/kernel").T, b + "mlp.fc2.bias": take(p + "MlpBlock_0/Dense_1/bias"),
+            b + "mlp.fc1.weight": take(p + "MlpBlock_0/Dense_0/kernel").T,
+            b + "mlp.fc1.bias": take(p + "MlpBlock_0/Dense_0/bias"),
+            b + "mlp.fc2.weight": take(p + "MlpBlock_0/Dense_1/kernel").T,
+            b + "mlp.fc2.bias": take(p + "MlpBlock_0/Dense_1/bias"),
         }
     if cfg.representation_size is not None:
         sd["pre_logits.0.weight"] = take("pre_logits/kernel").T

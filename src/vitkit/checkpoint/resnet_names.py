@@ -7,7 +7,12 @@ import re
 
 PREFIX = "patch_embed.backbone."
 _LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias"}
-_TIMM_LAYER = {"downsample.conv": "conv_proj", "downsample.norm": "gn_proj", "stem.conv": "conv_root", "stem.norm": "gn_root"}
+_TIMM_LAYER = {
+    "downsample.conv": "conv_proj",
+    "downsample.norm": "gn_proj",
+    "stem.conv": "conv_root",
+    "stem.norm": "gn_root",
+}
 
 
 def official_to_vitkit(key: str) -> str:

@@ -41,11 +41,22 @@ def infer_config(sd: dict[str, torch.Tensor], path: Path, num_heads: int | None 
     head = sd.get("head.weight")
     rep = sd.get("pre_logits.fc.weight")
     return ViTConfig(
-        image_size=image_size, patch_size=(ph, pw), in_chans=3 if resnet else in_chans, hidden_size=hidden,
-        num_layers=num_layers, num_heads=heads, mlp_dim=sd["blocks.0.mlp.fc1.weight"].shape[0],
-        num_classes=0 if head is None else head.shape[0], classifier="token" if prefix else "gap",
-        representation_size=None if rep is None else rep.shape[0], posemb=posemb,
-        qkv_bias="blocks.0.attn.qkv.bias" in sd, layer_norm_eps=1e-6, gelu="exact", resnet=resnet, name=path.name,
+        image_size=image_size,
+        patch_size=(ph, pw),
+        in_chans=3 if resnet else in_chans,
+        hidden_size=hidden,
+        num_layers=num_layers,
+        num_heads=heads,
+        mlp_dim=sd["blocks.0.mlp.fc1.weight"].shape[0],
+        num_classes=0 if head is None else head.shape[0],
+        classifier="token" if prefix else "gap",
+        representation_size=None if rep is None else rep.shape[0],
+        posemb=posemb,
+        qkv_bias="blocks.0.attn.qkv.bias" in sd,
+        layer_norm_eps=1e-6,
+        gelu="exact",
+        resnet=resnet,
+        name=path.name,
     )
 
 

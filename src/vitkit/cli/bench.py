@@ -22,37 +22,63 @@ def _names(text: str) -> list[str]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..bench import DEFAULT_LIBRARIES
 
-    p.add_argument("--models", type=_names, default=["Ti/16", "S/16", "B/16", "demo"],
-                   help="comma-separated: Ti/16, S/16, B/16 (224 px), demo (the demo's 28 px ViT), "
-                        "p4/32 (4 px patches on 32 px, 192 wide, 6 layers), tiny")
+    p.add_argument(
+        "--models",
+        type=_names,
+        default=["Ti/16", "S/16", "B/16", "demo"],
+        help="comma-separated: Ti/16, S/16, B/16 (224 px), demo (the demo's 28 px ViT), "
+        "p4/32 (4 px patches on 32 px, 192 wide, 6 layers), tiny",
+    )
     p.add_argument("--batch", type=_ints, default=[1, 16], help="inference batch sizes (default 1,16)")
-    p.add_argument("--train-batch", type=int, default=None,
-                   help="training-step batch (default: 16 for Ti/S/B, 64 for demo, 128 for p4/32)")
+    p.add_argument(
+        "--train-batch",
+        type=int,
+        default=None,
+        help="training-step batch (default: 16 for Ti/S/B, 64 for demo, 128 for p4/32)",
+    )
     p.add_argument("--no-train", action="store_true", help="inference only")
     p.add_argument("--no-infer", action="store_true", help="training steps only")
-    p.add_argument("--libraries", type=_names, default=list(DEFAULT_LIBRARIES),
-                   help="comma-separated; also vitkit-compiled, vitkit-onnxruntime")
+    p.add_argument(
+        "--libraries",
+        type=_names,
+        default=list(DEFAULT_LIBRARIES),
+        help="comma-separated; also vitkit-compiled, vitkit-onnxruntime",
+    )
     p.add_argument("--repeats", type=int, default=5, help="alternating rounds per case (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per library before the rounds")
     p.add_argument("--min-sample", type=float, default=1.0, help="seconds each timed sample lasts at least")
-    p.add_argument("--compile", dest="compile", action="store_true", default=None,
-                   help="torch.compile vitkit (default: for torch inference, where it pays, not for training)")
+    p.add_argument(
+        "--compile",
+        dest="compile",
+        action="store_true",
+        default=None,
+        help="torch.compile vitkit (default: for torch inference, where it pays, not for training)",
+    )
     p.add_argument("--no-compile", dest="compile", action="store_false")
-    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
-                   help="vitkit's inference backend (auto: onnxruntime on CPU when installed, it is faster)")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnxruntime"],
+        default="auto",
+        help="vitkit's inference backend (auto: onnxruntime on CPU when installed, it is faster)",
+    )
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's, one per core)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: autocast (CUDA)")
     p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
     p.add_argument("--no-pipeline", action="store_true", help="skip the input-pipeline measurement")
-    p.add_argument("--peers-same-process", action="store_true",
-                   help="run timm/torchvision/transformers in this process, on the GEMM kernels vitkit set up "
-                        "(default: where vitkit's MKL-on-AMD library is loaded, they run in a separate process "
-                        "without it, as their users run them)")
+    p.add_argument(
+        "--peers-same-process",
+        action="store_true",
+        help="run timm/torchvision/transformers in this process, on the GEMM kernels vitkit set up "
+        "(default: where vitkit's MKL-on-AMD library is loaded, they run in a separate process "
+        "without it, as their users run them)",
+    )
     p.add_argument("--json", metavar="PATH", default=None, help="also write the full result as JSON")
-    p.add_argument("--quick", action="store_true",
-                   help="a smoke run in seconds: the tiny model, 1 round, short samples, a small matmul, "
-                        "no memory, no pipeline")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run in seconds: the tiny model, 1 round, short samples, a small matmul, no memory, no pipeline",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,12 +94,22 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"vitkit bench: error: {e}", file=sys.stderr)
         return 2
-    opts = Options(compile=args.compile, backend=args.backend, device=args.device, precision=args.precision,
-                   threads=args.threads)
-    result = run_bench(cases, args.libraries, args.repeats, options=opts, warmup=args.warmup,
-                       min_sample_s=args.min_sample, memory=not args.no_memory, pipeline=not args.no_pipeline,
-                       matmul_n=matmul_n, peers_apart=not args.peers_same_process,
-                       progress=lambda line: print(line, file=sys.stderr, flush=True))
+    opts = Options(
+        compile=args.compile, backend=args.backend, device=args.device, precision=args.precision, threads=args.threads
+    )
+    result = run_bench(
+        cases,
+        args.libraries,
+        args.repeats,
+        options=opts,
+        warmup=args.warmup,
+        min_sample_s=args.min_sample,
+        memory=not args.no_memory,
+        pipeline=not args.no_pipeline,
+        matmul_n=matmul_n,
+        peers_apart=not args.peers_same_process,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     print(format_table(result))
     if args.json:
         print(f"wrote {write_json(result, args.json)}")

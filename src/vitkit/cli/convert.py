@@ -22,9 +22,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.dst.endswith(".safetensors"):
         raise FileNotFoundError(f"{args.dst}: the output must be a .safetensors path")
-    model = load(args.src, image_size=args.image_size, num_classes=args.num_classes,
-                 drop_pre_logits=args.drop_pre_logits, resize=args.resize, num_heads=args.num_heads)
+    model = load(
+        args.src,
+        image_size=args.image_size,
+        num_classes=args.num_classes,
+        drop_pre_logits=args.drop_pre_logits,
+        resize=args.resize,
+        num_heads=args.num_heads,
+    )
     save(model, args.dst)
     params = sum(p.numel() for p in model.parameters())
-    print(f"wrote {args.dst}: {params:,} parameters, image size {model.config.image_size[0]}x{model.config.image_size[1]}")
+    print(
+        f"wrote {args.dst}: {params:,} parameters, image size {model.config.image_size[0]}x{model.config.image_size[1]}"
+    )
     return 0

@@ -10,7 +10,9 @@ HELP = "the paper's pipeline in miniature on built-in data (about 10 minutes on 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="where the three runs and results.json go (default runs/demo)")
     p.add_argument("--pretrain-epochs", type=float, default=None, help="Fashion-MNIST epochs (default 6)")
-    p.add_argument("--finetune-steps", type=int, default=None, help="MNIST-5k steps for fine-tuning and scratch (default 1200)")
+    p.add_argument(
+        "--finetune-steps", type=int, default=None, help="MNIST-5k steps for fine-tuning and scratch (default 1200)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--quick", action="store_true", help="a seconds-long pipeline check, not a result")
@@ -22,8 +24,16 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import DemoConfig, results_table, run_demo
 
     cfg = DemoConfig.quick(args.out) if args.quick else DemoConfig(out=args.out)
-    changes = {k: v for k, v in {"pretrain_epochs": args.pretrain_epochs, "finetune_steps": args.finetune_steps,
-                                 "seed": args.seed, "device": args.device}.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "pretrain_epochs": args.pretrain_epochs,
+            "finetune_steps": args.finetune_steps,
+            "seed": args.seed,
+            "device": args.device,
+        }.items()
+        if v is not None
+    }
     results = run_demo(dataclasses.replace(cfg, **changes))
     print(results_table(results))
     print(f"results: {args.out}/results.json")

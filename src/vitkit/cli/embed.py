@@ -16,12 +16,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["npz", "parquet"], default=None, help="default: from the output's suffix")
     p.add_argument("--normalize", action="store_true", help="scale every embedding to unit L2 norm")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--chunk-size", type=int, default=4096,
-                   help="images per chunk kept in OUT.partial/ until done: a rerun skips finished chunks")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=4096,
+        help="images per chunk kept in OUT.partial/ until done: a rerun skips finished chunks",
+    )
     p.add_argument("--workers", type=int, default=0, help="image decoding processes")
     p.add_argument("--device", default=None)
-    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
-                   help="auto: onnxruntime for .onnx files (vitkit export --output embedding), torch otherwise")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnxruntime"],
+        default="auto",
+        help="auto: onnxruntime for .onnx files (vitkit export --output embedding), torch otherwise",
+    )
 
 
 def checkpoint_identity(path: str) -> dict[str, object]:
@@ -30,7 +38,10 @@ def checkpoint_identity(path: str) -> dict[str, object]:
 
     p = Path(path)
     weights = next((p / n for n in RUN_DIR_WEIGHTS if (p / n).is_file()), p / "config.json") if p.is_dir() else p
-    return {"checkpoint": os.path.abspath(path), "checkpoint_mtime_ns": weights.stat().st_mtime_ns if weights.exists() else None}
+    return {
+        "checkpoint": os.path.abspath(path),
+        "checkpoint_mtime_ns": weights.stat().st_mtime_ns if weights.exists() else None,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,8 +53,17 @@ def run(args: argparse.Namespace) -> int:
     data = open_dataset(args.data)
     data.validate()
     job = {**checkpoint_identity(args.checkpoint), "data": args.data, "model": model.config.name or None}
-    result = embed_to_file(model, data, args.out, batch_size=args.batch_size, chunk_size=args.chunk_size,
-                           normalize=args.normalize, format=args.format, num_workers=args.workers, job=job)
+    result = embed_to_file(
+        model,
+        data,
+        args.out,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        normalize=args.normalize,
+        format=args.format,
+        num_workers=args.workers,
+        job=job,
+    )
     norm = ", unit norm" if args.normalize else ""
     print(f"{args.out}: {len(result)} embeddings of dimension {result.dim} (float32{norm})")
     return 0

@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     if model.config.num_classes != len(data.classes):
         raise DataError(f"{args.data}: {len(data.classes)} classes, the checkpoint predicts {model.config.num_classes}")
     if getattr(model, "classes", None) and list(model.classes) != list(data.classes):
-        raise DataError(f"{args.data}: class names differ from the checkpoint's ({data.classes[:3]}... vs {model.classes[:3]}...)")
+        raise DataError(
+            f"{args.data}: class names differ from the checkpoint's ({data.classes[:3]}... vs {model.classes[:3]}...)"
+        )
     loader = make_loader(data, transform_for(model), args.batch_size, train=False)
     result = evaluate(model, loader, model.config.num_classes, device)
     print(result.table(classes))

@@ -10,8 +10,12 @@ HELP = "export a checkpoint to ONNX (dynamic batch and image size) and verify it
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="any checkpoint or run folder")
     p.add_argument("out", help="the .onnx file to write")
-    p.add_argument("--output", choices=["logits", "embedding"], default="logits",
-                   help="what the graph returns: class logits, or the image representation y")
+    p.add_argument(
+        "--output",
+        choices=["logits", "embedding"],
+        default="logits",
+        help="what the graph returns: class logits, or the image representation y",
+    )
     p.add_argument("--image-size", type=int, default=None, help="resize position embeddings to this resolution first")
     p.add_argument("--static-batch", action="store_true", help="a graph for batch size 1 only")
     p.add_argument("--static-size", action="store_true", help="accept the model's image size only")
@@ -27,8 +31,14 @@ def run(args: argparse.Namespace) -> int:
 
     model = load(args.checkpoint, image_size=args.image_size)
     dynamic_size = False if args.static_size else None
-    path = export_onnx(model, args.out, dynamic_batch=not args.static_batch, dynamic_size=dynamic_size,
-                       output=args.output, opset=args.opset)
+    path = export_onnx(
+        model,
+        args.out,
+        dynamic_batch=not args.static_batch,
+        dynamic_size=dynamic_size,
+        output=args.output,
+        opset=args.opset,
+    )
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     if args.no_verify:
         return 0

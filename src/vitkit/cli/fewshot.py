@@ -65,22 +65,32 @@ def run(args: argparse.Namespace) -> int:
     train.validate()
     test.validate()
     if list(train.classes) != list(test.classes):
-        raise DataError(f"{args.test}: classes differ from {args.train}'s ({test.classes[:3]}... vs {train.classes[:3]}...)")
+        raise DataError(
+            f"{args.test}: classes differ from {args.train}'s ({test.classes[:3]}... vs {train.classes[:3]}...)"
+        )
     try:
         train_x, train_y = pool_features(model, train, shots, args.seeds, args.batch_size)
         test_emb = embed_dataset(model, test, batch_size=args.batch_size)
-        results = run_fewshot(train_x, train_y, test_emb.embeddings, test_emb.labels, shots, args.seeds,
-                              num_classes=len(train.classes))
+        results = run_fewshot(
+            train_x, train_y, test_emb.embeddings, test_emb.labels, shots, args.seeds, num_classes=len(train.classes)
+        )
     except ValueError as e:  # a class with fewer examples than shots
         raise DataError(f"{args.train}: {e}") from None
-    print(f"few-shot linear accuracy, {args.seeds} seed(s): {args.checkpoint} on {args.test} "
-          f"(shots from {args.train}, {len(train.classes)} classes)")
+    print(
+        f"few-shot linear accuracy, {args.seeds} seed(s): {args.checkpoint} on {args.test} "
+        f"(shots from {args.train}, {len(train.classes)} classes)"
+    )
     print(f"{'shots':>5}  {'accuracy':>16}  per seed")
     for shot, r in results.items():
         per_seed = " ".join(f"{a:.4f}" for a in r["accs"])
         print(f"{shot:>5}  {r['mean']:.4f} ± {r['std']:.4f}  {per_seed}")
     if args.json_out:
-        out = {"checkpoint": args.checkpoint, "train": args.train, "test": args.test, "seeds": args.seeds,
-               "shots": {str(k): v for k, v in results.items()}}
+        out = {
+            "checkpoint": args.checkpoint,
+            "train": args.train,
+            "test": args.test,
+            "seeds": args.seeds,
+            "shots": {str(k): v for k, v in results.items()},
+        }
         Path(args.json_out).write_text(json.dumps(out, indent=1))
     return 0

@@ -19,8 +19,14 @@ def run(args: argparse.Namespace) -> int:
 
     ckpt = read_checkpoint(args.checkpoint, num_heads=args.num_heads)
     params = sum(t.numel() for t in ckpt.state_dict.values())
-    info = {"path": str(args.checkpoint), "format": ckpt.format, "params": params, "config": ckpt.config.to_dict(),
-            "classes": ckpt.classes, **({"extra": ckpt.extra} if ckpt.extra else {})}
+    info = {
+        "path": str(args.checkpoint),
+        "format": ckpt.format,
+        "params": params,
+        "config": ckpt.config.to_dict(),
+        "classes": ckpt.classes,
+        **({"extra": ckpt.extra} if ckpt.extra else {}),
+    }
     if args.json:
         print(json.dumps(info, indent=1, default=list))
         return 0

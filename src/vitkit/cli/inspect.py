@@ -33,7 +33,11 @@ def resize_note(size: tuple[int, int], cfg) -> str | None:
 
 
 def _size(image) -> tuple[int, int]:
-    return (image.size[1], image.size[0]) if hasattr(image, "size") and not callable(image.size) else tuple(image.shape[-2:])
+    return (
+        (image.size[1], image.size[0])
+        if hasattr(image, "size") and not callable(image.size)
+        else tuple(image.shape[-2:])
+    )
 
 
 def _first_images(data, n: int) -> list[tuple[str, object]]:
@@ -72,8 +76,13 @@ def inputs_summary(records: list[dict], cfg, source: str) -> dict:
         if "note" in r:
             counts[r["note"]] = counts.get(r["note"], 0) + 1
     notes = [note if len(records) == 1 else f"{note} ({c} of {len(records)} images)" for note, c in counts.items()]
-    return {"source": source, "num_images": len(records), "image_size": list(cfg.image_size), "notes": notes,
-            "images": records}
+    return {
+        "source": source,
+        "num_images": len(records),
+        "image_size": list(cfg.image_size),
+        "notes": notes,
+        "images": records,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,8 +96,10 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     model = load(args.checkpoint, device=device)
     if not isinstance(model, VisionTransformer):
-        raise CheckpointError(args.checkpoint, "a BiT ResNet: no attention, position embeddings or patch "
-                                               "projection to inspect (inspect needs a ViT)")
+        raise CheckpointError(
+            args.checkpoint,
+            "a BiT ResNet: no attention, position embeddings or patch projection to inspect (inspect needs a ViT)",
+        )
     cfg = transform_for(model)
     if args.images:
         sources, source = [(p, load_image(p)) for p in args.images], "images"

@@ -26,7 +26,9 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vitkit", description="Vision Transformers: train, fine-tune, evaluate, inspect.")
+    parser = argparse.ArgumentParser(
+        prog="vitkit", description="Vision Transformers: train, fine-tune, evaluate, inspect."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"vitkit.cli.{module_name}")

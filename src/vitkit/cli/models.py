@@ -9,7 +9,9 @@ HELP = "list the model variants (name, parameters, GMACs at the resolution)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--image-size", type=int, default=None, help="resolution to count GMACs at (default: each model's, 224)")
+    p.add_argument(
+        "--image-size", type=int, default=None, help="resolution to count GMACs at (default: each model's, 224)"
+    )
     p.add_argument("--num-classes", type=int, default=1000, help="head size for the parameter count (default 1000)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -24,8 +26,14 @@ def run(args: argparse.Namespace) -> int:
         if args.image_size:
             overrides["image_size"] = args.image_size
         cfg = model_config(name, **overrides)
-        rows.append({"name": name, "params": count_params(cfg), "gmacs": round(count_macs(cfg) / 1e9, 2),
-                     "image_size": cfg.image_size[0]})
+        rows.append(
+            {
+                "name": name,
+                "params": count_params(cfg),
+                "gmacs": round(count_macs(cfg) / 1e9, 2),
+                "image_size": cfg.image_size[0],
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

@@ -12,13 +12,24 @@ HELP = "nearest neighbours by cosine similarity in an embeddings file (query: ro
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("embeddings", help="a file written by `vitkit embed` (.npz or .parquet)")
-    p.add_argument("queries", nargs="+", metavar="QUERY",
-                   help="a row number of the file, a path listed in it, or an image file (embedded with --checkpoint)")
+    p.add_argument(
+        "queries",
+        nargs="+",
+        metavar="QUERY",
+        help="a row number of the file, a path listed in it, or an image file (embedded with --checkpoint)",
+    )
     p.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
-    p.add_argument("--checkpoint", default=None,
-                   help="embeds image-file queries (default: the checkpoint the file was made with, if it exists)")
-    p.add_argument("--index", choices=["exact", "faiss"], default="exact",
-                   help="exact: brute-force matrix product (default); faiss: IndexFlatIP, IVF for large files")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="embeds image-file queries (default: the checkpoint the file was made with, if it exists)",
+    )
+    p.add_argument(
+        "--index",
+        choices=["exact", "faiss"],
+        default="exact",
+        help="exact: brute-force matrix product (default); faiss: IndexFlatIP, IVF for large files",
+    )
     p.add_argument("--nprobe", type=int, default=16, help="faiss IVF: cells searched per query")
     p.add_argument("--include-self", action="store_true", help="keep a row query in its own results")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -44,7 +55,13 @@ def run(args: argparse.Namespace) -> int:
     if checkpoint and (args.checkpoint or os.path.exists(checkpoint)):
         embedder = functools.partial(embed_image_files, checkpoint, args.device)
     queries = resolve_queries(emb, args.queries, embedder)
-    results = neighbors(emb, queries, args.k, backend=args.index, include_self=args.include_self,
-                        **({"nprobe": args.nprobe} if args.index == "faiss" else {}))
+    results = neighbors(
+        emb,
+        queries,
+        args.k,
+        backend=args.index,
+        include_self=args.include_self,
+        **({"nprobe": args.nprobe} if args.index == "faiss" else {}),
+    )
     print(json.dumps(results, indent=1) if args.json else format_table(results))
     return 0

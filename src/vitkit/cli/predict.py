@@ -14,9 +14,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--device", default=None)
-    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
-                   help="auto: onnxruntime for .onnx files, torch otherwise; "
-                        "onnxruntime on a checkpoint exports it first")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnxruntime"],
+        default="auto",
+        help="auto: onnxruntime for .onnx files, torch otherwise; onnxruntime on a checkpoint exports it first",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

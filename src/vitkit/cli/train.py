@@ -9,7 +9,11 @@ HELP = "train a registered model from scratch (recipe 'pretrain')"
 
 
 def add_common(p: argparse.ArgumentParser, recipe: str) -> None:
-    p.add_argument("--data", required=True, help="training data: folder, .csv/.jsonl manifest, shards-{000..009}.tar, or fashion-mnist[:train]")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="training data: folder, .csv/.jsonl manifest, shards-{000..009}.tar, or fashion-mnist[:train]",
+    )
     p.add_argument("--val", default=None, help="validation data (evaluated every epoch; best.safetensors kept)")
     p.add_argument("--test", default=None, help="test data, evaluated once at the end")
     p.add_argument("--out", required=True, help="run folder (config, metrics.jsonl, TensorBoard, last/best/final)")
@@ -37,16 +41,36 @@ def build_spec(args: argparse.Namespace, *, model: str | None, init: str | None)
     from ..train.recipes import parse_sets
     from ..train.spec import TrainSpec, route_sets
 
-    recipe_kw = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                                     "objective": args.objective}.items() if v is not None}
+    recipe_kw = {
+        k: v
+        for k, v in {
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "objective": args.objective,
+        }.items()
+        if v is not None
+    }
     if args.epochs is not None:
         recipe_kw.update(epochs=args.epochs, steps=None)
     elif args.steps is not None:
         recipe_kw["epochs"] = None
     recipe, model_kw, transform_kw = route_sets(args.recipe, parse_sets(args.set), recipe_kw)
-    return TrainSpec(out=args.out, data=args.data, model=model, init=init, val=args.val, test=args.test, recipe=recipe,
-                     model_overrides=model_kw, transform_overrides=transform_kw, image_size=args.image_size,
-                     seed=args.seed, device=args.device, fsdp=args.fsdp)
+    return TrainSpec(
+        out=args.out,
+        data=args.data,
+        model=model,
+        init=init,
+        val=args.val,
+        test=args.test,
+        recipe=recipe,
+        model_overrides=model_kw,
+        transform_overrides=transform_kw,
+        image_size=args.image_size,
+        seed=args.seed,
+        device=args.device,
+        fsdp=args.fsdp,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,18 +20,26 @@ class ArrayDataset(LabeledDataset, Dataset):
     ``(uint8 tensor (C, H, W), int label)``, the layout torchvision transforms expect.
     """
 
-    def __init__(self, images: np.ndarray | torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor,
-                 classes: Sequence[str], *, name: str = "arrays") -> None:
+    def __init__(
+        self,
+        images: np.ndarray | torch.Tensor,
+        labels: Sequence[int] | np.ndarray | torch.Tensor,
+        classes: Sequence[str],
+        *,
+        name: str = "arrays",
+    ) -> None:
         images = torch.as_tensor(images)
         labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
         if images.dtype != torch.uint8 or images.ndim not in (3, 4):
-            raise DataError(f"{name}: images must be uint8 (N, H, W) or (N, H, W, C), "
-                            f"got {images.dtype} {tuple(images.shape)}")
+            raise DataError(
+                f"{name}: images must be uint8 (N, H, W) or (N, H, W, C), got {images.dtype} {tuple(images.shape)}"
+            )
         if labels.shape != (images.shape[0],):
             raise DataError(f"{name}: {images.shape[0]} images but labels of shape {tuple(labels.shape)}")
         if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
-            raise DataError(f"{name}: labels must lie in [0, {len(classes)}), "
-                            f"got [{int(labels.min())}, {int(labels.max())}]")
+            raise DataError(
+                f"{name}: labels must lie in [0, {len(classes)}), got [{int(labels.min())}, {int(labels.max())}]"
+            )
         self.images = images
         self.labels = labels
         self.classes = [str(c) for c in classes]

@@ -13,8 +13,7 @@ from vitkit.data.arrays import ArrayDataset
 from vitkit.data.errors import DataError, one_line
 from vitkit.data.idx import read_idx
 
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 SPLITS = ("train", "test")
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "vitkit")
@@ -62,6 +61,8 @@ def _download(root: str) -> str:
         ) from None
     folder = os.path.join(root, "FashionMNIST", "raw")
     if find_folder(root) is None:
-        raise DataError(f"fashion-mnist: download finished but {folder} lacks the files; "
-                        "install them with `apt-get install dataset-fashion-mnist`")
+        raise DataError(
+            f"fashion-mnist: download finished but {folder} lacks the files; "
+            "install them with `apt-get install dataset-fashion-mnist`"
+        )
     return folder

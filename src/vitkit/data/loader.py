@@ -36,9 +36,18 @@ from vitkit.data.webdataset import BAD, WebDataset
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def make_loader(dataset: LabeledDataset, transform_cfg: TransformConfig, batch_size: int, train: bool,
-                seed: int = 0, num_workers: int = 0, rank: int = 0, world_size: int = 1, epoch: int = 0,
-                start_index: int = 0) -> Loader:
+def make_loader(
+    dataset: LabeledDataset,
+    transform_cfg: TransformConfig,
+    batch_size: int,
+    train: bool,
+    seed: int = 0,
+    num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    epoch: int = 0,
+    start_index: int = 0,
+) -> Loader:
     """An iterable of ``(images float (B, C, H, W), labels int64 (B,))`` for one rank and one epoch.
 
     ArrayDataset batches are gathered and transformed whole in this process (``num_workers`` unused);
@@ -51,15 +60,33 @@ def make_loader(dataset: LabeledDataset, transform_cfg: TransformConfig, batch_s
         raise DataError(f"rank {rank} outside world_size {world_size}")
     if start_index < 0:
         raise DataError(f"start_index: expected >= 0, got {start_index}")
-    args = dict(dataset=dataset, cfg=transform_cfg, batch_size=batch_size, train=train, seed=seed,
-                num_workers=num_workers, rank=rank, world_size=world_size, epoch=epoch, start_index=start_index)
+    args = dict(
+        dataset=dataset,
+        cfg=transform_cfg,
+        batch_size=batch_size,
+        train=train,
+        seed=seed,
+        num_workers=num_workers,
+        rank=rank,
+        world_size=world_size,
+        epoch=epoch,
+        start_index=start_index,
+    )
     if isinstance(dataset, WebDataset):
         return StreamLoader(**args)
     return IndexLoader(**args)
 
 
-def rank_batches(n: int, batch_size: int, train: bool, seed: int, epoch: int, rank: int = 0,
-                 world_size: int = 1, start_index: int = 0) -> list[torch.Tensor]:
+def rank_batches(
+    n: int,
+    batch_size: int,
+    train: bool,
+    seed: int,
+    epoch: int,
+    rank: int = 0,
+    world_size: int = 1,
+    start_index: int = 0,
+) -> list[torch.Tensor]:
     """The dataset indices of each batch rank ``rank`` gets (the plan in the module docstring)."""
     order = torch.randperm(n, generator=generator(seed, epoch, 0)) if train else torch.arange(n)
     stream = order[start_index:]
@@ -74,8 +101,20 @@ class Loader:
     """Batches of one epoch for one rank; ``len()`` is the number of batches, ``skipped`` the number
     of undecodable samples left out so far."""
 
-    def __init__(self, *, dataset: LabeledDataset, cfg: TransformConfig, batch_size: int, train: bool,
-                 seed: int, num_workers: int, rank: int, world_size: int, epoch: int, start_index: int) -> None:
+    def __init__(
+        self,
+        *,
+        dataset: LabeledDataset,
+        cfg: TransformConfig,
+        batch_size: int,
+        train: bool,
+        seed: int,
+        num_workers: int,
+        rank: int,
+        world_size: int,
+        epoch: int,
+        start_index: int,
+    ) -> None:
         self.dataset, self.cfg, self.batch_size, self.train = dataset, cfg, batch_size, train
         self.seed, self.num_workers, self.epoch, self.start_index = seed, num_workers, epoch, start_index
         self.rank, self.world_size = rank, world_size
@@ -84,8 +123,7 @@ class Loader:
     def _data_loader(self, data: Dataset, **kwargs: Any) -> DataLoader:
         # Our own generator: DataLoader would otherwise draw worker seeds from the global RNG,
         # shifting the model's dropout stream depending on how many loaders were made.
-        return DataLoader(data, num_workers=self.num_workers, generator=generator(self.seed, self.epoch, 6),
-                          **kwargs)
+        return DataLoader(data, num_workers=self.num_workers, generator=generator(self.seed, self.epoch, 6), **kwargs)
 
     def __iter__(self) -> Iterator[Batch]:
         raise NotImplementedError
@@ -99,8 +137,16 @@ class IndexLoader(Loader):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.batches = rank_batches(len(self.dataset), self.batch_size, self.train, self.seed, self.epoch,
-                                    self.rank, self.world_size, self.start_index)
+        self.batches = rank_batches(
+            len(self.dataset),
+            self.batch_size,
+            self.train,
+            self.seed,
+            self.epoch,
+            self.rank,
+            self.world_size,
+            self.start_index,
+        )
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -146,8 +192,15 @@ class StreamLoader(Loader):
         return count // self.batch_size if self.train else math.ceil(count / self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        samples = _StreamSamples(self.dataset, build_transform(self.cfg, self.train), self.seed, self.epoch,
-                                 self.rank, self.world_size, self.train)
+        samples = _StreamSamples(
+            self.dataset,
+            build_transform(self.cfg, self.train),
+            self.seed,
+            self.epoch,
+            self.rank,
+            self.world_size,
+            self.train,
+        )
         skip, seen, batch = self.start_index // self.world_size, 0, []
         for item in self._data_loader(samples, batch_size=None, collate_fn=_identity):
             if item is None:
@@ -206,16 +259,25 @@ class _MapSamples(Dataset):
 
 
 class _StreamSamples(IterableDataset):
-    def __init__(self, dataset: WebDataset, transform: Transform, seed: int, epoch: int, rank: int,
-                 world_size: int, shuffle: bool) -> None:
+    def __init__(
+        self,
+        dataset: WebDataset,
+        transform: Transform,
+        seed: int,
+        epoch: int,
+        rank: int,
+        world_size: int,
+        shuffle: bool,
+    ) -> None:
         self.dataset, self.transform, self.seed, self.epoch = dataset, transform, seed, epoch
         self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int] | _Failure | None]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        urls = self.dataset.shards_for(self.rank, self.world_size, worker, workers,
-                                       seed=self.seed, epoch=self.epoch, shuffle=self.shuffle)
+        urls = self.dataset.shards_for(
+            self.rank, self.world_size, worker, workers, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle
+        )
         try:
             buffer_seed = derive_seed(self.seed, self.epoch, 4, self.rank, worker)
             for sample in self.dataset.iter_samples(urls, seed=buffer_seed):

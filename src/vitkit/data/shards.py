@@ -64,7 +64,7 @@ def iter_tar(url: str) -> Iterator[tuple[str, bytes]]:
 def _iter_pipe(url: str) -> Iterator[tuple[str, bytes]]:
     # stderr goes to a file, not a pipe: a chatty command could fill an unread pipe and block forever.
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(url[len("pipe:"):], shell=True, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(url[len("pipe:") :], shell=True, stdout=subprocess.PIPE, stderr=err)
         try:
             yield from _iter_stream(proc.stdout, url)
         except DataError as exc:  # a command that failed explains a broken stream better than tarfile

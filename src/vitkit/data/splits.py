@@ -15,5 +15,5 @@ def seeded_split(full: ArrayDataset, split: str, test_size: int, *, seed: int = 
     if split == "train":
         return full.subset(order[: len(full) - test_size], f"{name}:train")
     if split == "test":
-        return full.subset(order[len(full) - test_size:], f"{name}:test")
+        return full.subset(order[len(full) - test_size :], f"{name}:test")
     raise DataError(f"{name}: unknown split {split!r} (valid: train, test)")

@@ -185,8 +185,15 @@ class Transform:
         self.cfg, self.train = cfg, train
         steps: list[Any] = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
         if train and cfg.train_crop == "inception":
-            steps.append(v2.RandomResizedCrop(cfg.image_size, scale=cfg.crop_scale, ratio=cfg.crop_ratio,
-                                              interpolation=_interpolation(cfg), antialias=True))
+            steps.append(
+                v2.RandomResizedCrop(
+                    cfg.image_size,
+                    scale=cfg.crop_scale,
+                    ratio=cfg.crop_ratio,
+                    interpolation=_interpolation(cfg),
+                    antialias=True,
+                )
+            )
         elif train:
             steps.append(v2.Resize(cfg.image_size, interpolation=_interpolation(cfg), antialias=True))
         else:
@@ -229,8 +236,9 @@ class CropParams:
         return len(self.top)
 
 
-def sample_crop_params(n: int, height: int, width: int, cfg: TransformConfig,
-                       generator: torch.Generator | None = None) -> CropParams:
+def sample_crop_params(
+    n: int, height: int, width: int, cfg: TransformConfig, generator: torch.Generator | None = None
+) -> CropParams:
     """Draw ``n`` crop boxes for ``height x width`` images the way torchvision's RandomResizedCrop does
     (10 tries of area and log-ratio, else a centre crop of clamped ratio), vectorised; and flips."""
     if cfg.train_crop == "none":
@@ -242,8 +250,9 @@ def sample_crop_params(n: int, height: int, width: int, cfg: TransformConfig,
     return CropParams(*box, flip & cfg.hflip)
 
 
-def _inception_boxes(n: int, height: int, width: int, cfg: TransformConfig,
-                     generator: torch.Generator | None) -> tuple[torch.Tensor, ...]:
+def _inception_boxes(
+    n: int, height: int, width: int, cfg: TransformConfig, generator: torch.Generator | None
+) -> tuple[torch.Tensor, ...]:
     area = height * width
     scale = torch.empty(n, 10, dtype=torch.float64).uniform_(*cfg.crop_scale, generator=generator)
     log_lo, log_hi = math.log(cfg.crop_ratio[0]), math.log(cfg.crop_ratio[1])
@@ -270,8 +279,14 @@ def _fallback_box(height: int, width: int, cfg: TransformConfig) -> tuple[int, i
     return height, width
 
 
-def batch_transform(images: torch.Tensor, cfg: TransformConfig, train: bool,
-                    generator: torch.Generator | None = None, *, params: CropParams | None = None) -> torch.Tensor:
+def batch_transform(
+    images: torch.Tensor,
+    cfg: TransformConfig,
+    train: bool,
+    generator: torch.Generator | None = None,
+    *,
+    params: CropParams | None = None,
+) -> torch.Tensor:
     """Transform a uint8 batch ``(B, H, W)`` or ``(B, H, W, C)`` at once -> float ``(B, in_chans, h, w)``.
 
     Eval equals ``build_transform(cfg, False)`` per image (to float precision). Train draws
@@ -300,7 +315,7 @@ def _eval_geometry(x: torch.Tensor, cfg: TransformConfig) -> torch.Tensor:
         x = F.interpolate(x, size=size, mode=cfg.interpolation, align_corners=False, antialias=True)
     (h, w), (ch, cw) = size, cfg.image_size
     top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))  # torchvision's centre
-    return x[:, :, top: top + ch, left: left + cw]
+    return x[:, :, top : top + ch, left : left + cw]
 
 
 def _resized_crops(x: torch.Tensor, p: CropParams, cfg: TransformConfig) -> torch.Tensor:
@@ -315,8 +330,13 @@ def _resized_crops(x: torch.Tensor, p: CropParams, cfg: TransformConfig) -> torc
     rows = torch.nonzero(shrink).flatten()
     boxes = torch.stack([rows, p.top[rows], p.left[rows], p.height[rows], p.width[rows], p.flip[rows].long()], 1)
     for i, t, left, h, w, flip in boxes.tolist():  # plain ints: no per-element tensor indexing in the loop
-        crop = F.interpolate(x[i: i + 1, :, t: t + h, left: left + w], size=(out_h, out_w), mode=cfg.interpolation,
-                             align_corners=False, antialias=True)
+        crop = F.interpolate(
+            x[i : i + 1, :, t : t + h, left : left + w],
+            size=(out_h, out_w),
+            mode=cfg.interpolation,
+            align_corners=False,
+            antialias=True,
+        )
         out[i] = crop[0].flip(-1) if flip else crop[0]
     return out
 

@@ -50,9 +50,19 @@ class WebDataset(LabeledDataset, IterableDataset):
     ``shuffle_buffer > 0`` also mixes samples through a buffer of that size.
     """
 
-    def __init__(self, shards: str | Sequence[str], *, classes: Sequence[str] | None = None,
-                 skip_bad: bool = False, shuffle_shards: bool = False, shuffle_buffer: int = 0,
-                 seed: int = 0, epoch: int = 0, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        shards: str | Sequence[str],
+        *,
+        classes: Sequence[str] | None = None,
+        skip_bad: bool = False,
+        shuffle_shards: bool = False,
+        shuffle_buffer: int = 0,
+        seed: int = 0,
+        epoch: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         patterns = [shards] if isinstance(shards, str) else list(shards)
         self.urls = [url for p in patterns for url in expand_braces(p)]
         if not self.urls:
@@ -97,8 +107,17 @@ class WebDataset(LabeledDataset, IterableDataset):
         """Select the epoch whose shard order (and shuffle buffer) ``__iter__`` uses."""
         self.epoch = epoch
 
-    def shards_for(self, rank: int, world_size: int, worker: int = 0, num_workers: int = 1, *,
-                   seed: int = 0, epoch: int = 0, shuffle: bool = False) -> list[str]:
+    def shards_for(
+        self,
+        rank: int,
+        world_size: int,
+        worker: int = 0,
+        num_workers: int = 1,
+        *,
+        seed: int = 0,
+        epoch: int = 0,
+        shuffle: bool = False,
+    ) -> list[str]:
         """The shards one worker of one rank reads: rank ``r`` takes every ``world_size``-th shard of
         the (optionally shuffled) order, its workers split those the same way. Disjoint, covering."""
         order = list(self.urls)
@@ -109,14 +128,17 @@ class WebDataset(LabeledDataset, IterableDataset):
     def rank_sizes(self, world_size: int, *, seed: int = 0, epoch: int = 0, shuffle: bool = False) -> list[int]:
         """Samples each rank will read (scans the shards once)."""
         counts = dict(zip(self.urls, (len(k) for k in self.scan().keys), strict=True))
-        return [sum(counts[u] for u in self.shards_for(r, world_size, seed=seed, epoch=epoch, shuffle=shuffle))
-                for r in range(world_size)]
+        return [
+            sum(counts[u] for u in self.shards_for(r, world_size, seed=seed, epoch=epoch, shuffle=shuffle))
+            for r in range(world_size)
+        ]
 
     def __iter__(self) -> Iterator[tuple[Image.Image, int]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        urls = self.shards_for(self.rank, self.world_size, worker, workers,
-                               seed=self.seed, epoch=self.epoch, shuffle=self.shuffle_shards)
+        urls = self.shards_for(
+            self.rank, self.world_size, worker, workers, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle_shards
+        )
         stream = self.iter_samples(urls, seed=derive_seed(self.seed, self.epoch, self.rank, worker))
         return (s[1:] for s in stream if s is not BAD)
 

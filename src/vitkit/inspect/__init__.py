@@ -7,7 +7,11 @@ Every function returns numpy arrays; every ``plot_*`` writes a PNG without touch
 """
 
 from .attention_distance import (
-    attention_distance_for, iter_attention, mean_attention_distance, patch_distances, pixels_per_token,
+    attention_distance_for,
+    iter_attention,
+    mean_attention_distance,
+    patch_distances,
+    pixels_per_token,
     plot_attention_distance,
 )
 from .filters import embedding_filters, plot_filters
@@ -16,8 +20,21 @@ from .report import inspect_model
 from .rollout import attention_rollout, plot_rollout, rollout_grid, rollout_maps, rollout_matrix, upsample_maps
 
 __all__ = [
-    "attention_distance_for", "attention_rollout", "embedding_filters", "inspect_model", "iter_attention",
-    "mean_attention_distance", "patch_distances", "pixels_per_token", "plot_attention_distance", "plot_filters",
-    "plot_position_similarity", "plot_rollout", "position_similarity", "rollout_grid", "rollout_maps",
-    "rollout_matrix", "upsample_maps",
+    "attention_distance_for",
+    "attention_rollout",
+    "embedding_filters",
+    "inspect_model",
+    "iter_attention",
+    "mean_attention_distance",
+    "patch_distances",
+    "pixels_per_token",
+    "plot_attention_distance",
+    "plot_filters",
+    "plot_position_similarity",
+    "plot_rollout",
+    "position_similarity",
+    "rollout_grid",
+    "rollout_maps",
+    "rollout_matrix",
+    "upsample_maps",
 ]

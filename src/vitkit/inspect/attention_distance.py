@@ -56,7 +56,9 @@ def mean_attention_distance(
 def _layer_distance(att: torch.Tensor, dist: torch.Tensor, num_prefix: int) -> np.ndarray:
     att = att.double()[..., num_prefix:, num_prefix:]
     if att.shape[-1] != dist.shape[0]:
-        raise ValueError(f"mean_attention_distance: {att.shape[-1]} patch tokens do not match a grid of {dist.shape[0]}")
+        raise ValueError(
+            f"mean_attention_distance: {att.shape[-1]} patch tokens do not match a grid of {dist.shape[0]}"
+        )
     att = att / att.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     per_query = (att * dist).sum(dim=-1)  # (B, H, N)
     return per_query.mean(dim=(0, 2)).numpy()
@@ -77,8 +79,9 @@ def iter_attention(
     The model's training flag is restored afterwards.
     """
     if not isinstance(model, VisionTransformer):
-        raise ValueError(f"{what}: expected a VisionTransformer, got {type(model).__name__} "
-                         "(a BiT ResNet has no attention)")
+        raise ValueError(
+            f"{what}: expected a VisionTransformer, got {type(model).__name__} (a BiT ResNet has no attention)"
+        )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -22,8 +22,10 @@ def embedding_filters(model: torch.nn.Module, k: int = 28) -> tuple[np.ndarray, 
     largest-magnitude entry is positive (PCA alone leaves them arbitrary).
     """
     if not isinstance(model, VisionTransformer):
-        raise ValueError(f"embedding_filters: expected a VisionTransformer, got {type(model).__name__} "
-                         "(a BiT ResNet has no patch embedding)")
+        raise ValueError(
+            f"embedding_filters: expected a VisionTransformer, got {type(model).__name__} "
+            "(a BiT ResNet has no patch embedding)"
+        )
     weight = model.patch_embed.proj.weight.detach().cpu().double().numpy()
     d, shape = weight.shape[0], weight.shape[1:]
     rows = weight.reshape(d, -1)
@@ -52,7 +54,9 @@ def plot_filters(components: np.ndarray, path: str | Path, cols: int = 7) -> Pat
 
     k, c = components.shape[:2]
     if c not in (1, 3):
-        raise ValueError(f"plot_filters: tiles need 1 or 3 channels, got {c} (a hybrid's projection sees ResNet features)")
+        raise ValueError(
+            f"plot_filters: tiles need 1 or 3 channels, got {c} (a hybrid's projection sees ResNet features)"
+        )
     cols = min(cols, k)
     rows = -(-k // cols)
     fig = Figure(figsize=(1.2 * cols, 1.2 * rows + 0.4))

@@ -22,13 +22,15 @@ def position_similarity(model: torch.nn.Module, index: int = 0) -> np.ndarray:
     position embeddings (``posemb`` "none" or "relative") are a ``ValueError``.
     """
     if not isinstance(model, VisionTransformer):
-        raise ValueError(f"position_similarity: expected a VisionTransformer, got {type(model).__name__} "
-                         "(a BiT ResNet has no position embeddings)")
+        raise ValueError(
+            f"position_similarity: expected a VisionTransformer, got {type(model).__name__} "
+            "(a BiT ResNet has no position embeddings)"
+        )
     if model.pos_embed is None:
         raise ValueError(f"position_similarity: posemb={model.config.posemb!r} has no additive position embeddings")
     grid = model.config.grid_size
     with torch.no_grad():
-        emb = model.pos_embed.embedding(grid, index)[0, model.config.num_prefix_tokens:]
+        emb = model.pos_embed.embedding(grid, index)[0, model.config.num_prefix_tokens :]
     emb = emb.detach().cpu().double().numpy()
     norms = np.linalg.norm(emb, axis=1, keepdims=True)
     unit = emb / np.maximum(norms, 1e-12)

@@ -59,7 +59,9 @@ def _attention_distance(model: VisionTransformer, images: torch.Tensor, out: Pat
     }
 
 
-def _rollout(model: VisionTransformer, images: torch.Tensor, shown: Sequence, out: Path, batch_size: int) -> dict[str, Any]:
+def _rollout(
+    model: VisionTransformer, images: torch.Tensor, shown: Sequence, out: Path, batch_size: int
+) -> dict[str, Any]:
     grid_maps = rollout_grid(model, images, batch_size)
     plot_rollout(shown, upsample_maps(grid_maps, tuple(images.shape[-2:])), out / FILES["attention_rollout"])
     return {
@@ -68,7 +70,7 @@ def _rollout(model: VisionTransformer, images: torch.Tensor, shown: Sequence, ou
         "grid": list(grid_maps.shape[1:]),
         "maps": grid_maps.tolist(),
         "note": "the class token's row of the joint attention on the patch grid (mean of all rows for gap models), "
-                "before upsampling and normalisation",
+        "before upsampling and normalisation",
     }
 
 
@@ -90,8 +92,10 @@ def inspect_model(
     ``original_images``: the same views untransformed, for display (default: ``images``, rescaled).
     """
     if not isinstance(model, VisionTransformer):
-        raise ValueError(f"inspect_model: expected a VisionTransformer, got {type(model).__name__} "
-                         "(a BiT ResNet has no attention or position embeddings)")
+        raise ValueError(
+            f"inspect_model: expected a VisionTransformer, got {type(model).__name__} "
+            "(a BiT ResNet has no attention or position embeddings)"
+        )
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
         raise ValueError("inspect_model: images must be a (B, C, H, W) float tensor, already transformed")
     out = Path(out_dir)

@@ -48,7 +48,10 @@ class Attention(nn.Module):
                 nn.init.zeros_(bias)
 
     def forward(
-        self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False,
+        self,
+        x: torch.Tensor,
+        bias: torch.Tensor | None = None,
+        need_weights: bool = False,
         queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         b, t, d = x.shape
@@ -116,7 +119,10 @@ class Block(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def forward(
-        self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False,
+        self,
+        x: torch.Tensor,
+        bias: torch.Tensor | None = None,
+        need_weights: bool = False,
         queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         y, weights = self.attn(self.norm1(x), bias, need_weights, queries)

@@ -39,8 +39,9 @@ def resize_grid(grid: torch.Tensor, new: tuple[int, int], mode: ResizeMode = "bi
     return x.permute(0, 2, 3, 1).to(grid.dtype)
 
 
-def resize_tokens(emb: torch.Tensor, old: tuple[int, int], new: tuple[int, int], prefix: int,
-                  mode: ResizeMode = "bilinear") -> torch.Tensor:
+def resize_tokens(
+    emb: torch.Tensor, old: tuple[int, int], new: tuple[int, int], prefix: int, mode: ResizeMode = "bilinear"
+) -> torch.Tensor:
     """Resize (S, prefix + h*w, D) token embeddings; the prefix (class-token) rows are kept as they are."""
     if unchanged(old, new):
         return emb
@@ -87,7 +88,11 @@ class LearnedPosEmb2D(nn.Module):
     def _resize_axis(axis: torch.Tensor, n: int) -> torch.Tensor:
         if unchanged(axis.shape[1:2], (n,)):
             return axis
-        return F.interpolate(axis.transpose(1, 2).float(), size=n, mode="linear", align_corners=True).transpose(1, 2).to(axis.dtype)
+        return (
+            F.interpolate(axis.transpose(1, 2).float(), size=n, mode="linear", align_corners=True)
+            .transpose(1, 2)
+            .to(axis.dtype)
+        )
 
     def embedding(self, grid: tuple[int, int], index: int = 0) -> torch.Tensor:
         row = self._resize_axis(self.row[index : index + 1], grid[0])
@@ -176,7 +181,9 @@ class RelativePositionBias(nn.Module):
         """The additive attention bias (1, heads, T, T) for ``grid``."""
         h, w = grid
         table = self._table(grid)
-        ys, xs = torch.meshgrid(torch.arange(h, device=table.device), torch.arange(w, device=table.device), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(h, device=table.device), torch.arange(w, device=table.device), indexing="ij"
+        )
         ys, xs = ys.reshape(-1), xs.reshape(-1)
         dy = ys[:, None] - ys[None, :] + h - 1
         dx = xs[:, None] - xs[None, :] + w - 1

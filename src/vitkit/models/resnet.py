@@ -177,7 +177,10 @@ class ResNetStage(nn.Module):
         super().__init__()
         unit = PostActBottleneck if cfg.unit == "post_act" else PreActBottleneck
         self.units = nn.Sequential(
-            *(unit(cfg, in_chans if j == 0 else 4 * features, features, stride if j == 0 else 1) for j in range(num_units))
+            *(
+                unit(cfg, in_chans if j == 0 else 4 * features, features, stride if j == 0 else 1)
+                for j in range(num_units)
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -145,8 +145,12 @@ class VisionTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x, class_token_only=self._reads_class_token))
 
-    def forward_features(self, x: torch.Tensor, patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                         class_token_only: bool = False) -> torch.Tensor:
+    def forward_features(
+        self,
+        x: torch.Tensor,
+        patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        class_token_only: bool = False,
+    ) -> torch.Tensor:
         """All tokens after the final LayerNorm, (B, T, D); T includes the class token.
 
         ``patch_hook`` maps the patch tokens (B, N, D), straight out of the patch projection (before
@@ -213,8 +217,12 @@ class VisionTransformer(nn.Module):
 
     # ----------------------------------------------------------------------------------- internals
 
-    def _embed(self, x: torch.Tensor, inter: dict[str, Any] | None = None,
-               patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
+    def _embed(
+        self,
+        x: torch.Tensor,
+        inter: dict[str, Any] | None = None,
+        patch_hook: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[int, int]]:
         x = self.patch_embed(x, inter)
         grid = (x.shape[-2], x.shape[-1])
         x = x.flatten(2).transpose(1, 2)

@@ -78,7 +78,9 @@ class Trainer:
         self.train_module = self._train_module()
         self.steps_per_epoch = len(self.train_set) // self.recipe.batch_size
         if self.steps_per_epoch == 0:
-            raise DataError(f"{spec.data}: {len(self.train_set)} images, fewer than one batch of {self.recipe.batch_size}")
+            raise DataError(
+                f"{spec.data}: {len(self.train_set)} images, fewer than one batch of {self.recipe.batch_size}"
+            )
         r = self.recipe
         self.total_steps = r.steps if r.steps is not None else max(1, round(r.epochs * self.steps_per_epoch))
 
@@ -180,16 +182,31 @@ class Trainer:
         micro = (r.micro_batch_size or r.batch_size) // d.world_size
         while step < self.total_steps:
             epoch, pos = divmod(step, self.steps_per_epoch)
-            loader = make_loader(self.train_set, self.transform, micro, train=True, seed=self.spec.seed,
-                                 num_workers=r.num_workers, rank=d.rank, world_size=d.world_size, epoch=epoch,
-                                 start_index=pos * r.batch_size)
+            loader = make_loader(
+                self.train_set,
+                self.transform,
+                micro,
+                train=True,
+                seed=self.spec.seed,
+                num_workers=r.num_workers,
+                rank=d.rank,
+                world_size=d.world_size,
+                epoch=epoch,
+                start_index=pos * r.batch_size,
+            )
             batches = iter(loader)
             for _ in range(self.steps_per_epoch - pos):
                 if step >= self.total_steps:
                     break
                 t0 = time.perf_counter()
-                lr = lr_at(step, base_lr=r.lr, total_steps=self.total_steps, warmup_steps=r.warmup_steps,
-                           kind=r.schedule, min_lr=r.min_lr)
+                lr = lr_at(
+                    step,
+                    base_lr=r.lr,
+                    total_steps=self.total_steps,
+                    warmup_steps=r.warmup_steps,
+                    kind=r.schedule,
+                    min_lr=r.min_lr,
+                )
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 loss, stats = self._step(model, forward, optimizer, objective, batches)
@@ -198,8 +215,16 @@ class Trainer:
                 step += 1
                 if step % r.log_every == 0 or step == self.total_steps:
                     rate = r.batch_size / max(time.perf_counter() - t0, 1e-9)
-                    log.record(step, {"epoch": step / self.steps_per_epoch, "loss": dist_utils.mean_across(loss, d),
-                                      "lr": lr, "images_per_s": rate, **stats})
+                    log.record(
+                        step,
+                        {
+                            "epoch": step / self.steps_per_epoch,
+                            "loss": dist_utils.mean_across(loss, d),
+                            "lr": lr,
+                            "images_per_s": rate,
+                            **stats,
+                        },
+                    )
                 if r.eval_every and step % r.eval_every == 0:
                     best = self._validate(ema, log, step, best)
                 if step % r.checkpoint_every == 0 and step < self.total_steps:
@@ -218,11 +243,13 @@ class Trainer:
         for i in range(r.accum_steps):
             images, labels = next(batches, (None, None))
             if images is None:
-                raise DataError(f"{self.spec.data}: the data ran out before the epoch's {self.steps_per_epoch} steps "
-                                "(undecodable images skipped, or uneven shards)")
+                raise DataError(
+                    f"{self.spec.data}: the data ran out before the epoch's {self.steps_per_epoch} steps "
+                    "(undecodable images skipped, or uneven shards)"
+                )
             images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
             sync = i == r.accum_steps - 1 or not hasattr(model, "no_sync")
-            with (contextlib.nullcontext() if sync else model.no_sync()):
+            with contextlib.nullcontext() if sync else model.no_sync():
                 with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
                     loss, stats = objective(forward, images, labels)
                 (loss / r.accum_steps).backward()
@@ -241,8 +268,14 @@ class Trainer:
         return ema.shadow if ema is not None else self.model
 
     def evaluate_on(self, data: Any, model: nn.Module) -> EvalResult:
-        loader = make_loader(data, self.transform, max(1, (self.recipe.micro_batch_size or self.recipe.batch_size) // self.dist.world_size),
-                             train=False, rank=self.dist.rank, world_size=self.dist.world_size)
+        loader = make_loader(
+            data,
+            self.transform,
+            max(1, (self.recipe.micro_batch_size or self.recipe.batch_size) // self.dist.world_size),
+            train=False,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
         return all_reduce_result(evaluate(model, loader, len(self.classes), self.device, self.amp))
 
     def _validate(self, ema: EMA | None, log: RunLog, step: int, best: float) -> float:
@@ -269,8 +302,17 @@ class Trainer:
     def _save(self, model, optimizer, ema, step, best) -> None:
         model_sd, optim_sd = full_state(model, optimizer)
         if self.dist.is_main:
-            atomic_torch_save({"step": step, "best": best, "model": model_sd, "optimizer": optim_sd,
-                               "ema": ema.state_dict() if ema else None, "rng": rng_state()}, self.out / STATE_FILE)
+            atomic_torch_save(
+                {
+                    "step": step,
+                    "best": best,
+                    "model": model_sd,
+                    "optimizer": optim_sd,
+                    "ema": ema.state_dict() if ema else None,
+                    "rng": rng_state(),
+                },
+                self.out / STATE_FILE,
+            )
         self._save_weights("last.safetensors", ema, None if ema else model_sd)
         dist_utils.barrier(self.dist)
 

@@ -40,8 +40,9 @@ def num_masked(num_patches: int, mask_rate: float) -> int:
     return round(mask_rate * num_patches)
 
 
-def corrupt(tokens: torch.Tensor, mask_rate: float, mask_token: torch.Tensor,
-            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def corrupt(
+    tokens: torch.Tensor, mask_rate: float, mask_token: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Corrupt patch tokens ``(B, N, D)`` as masked patch prediction does.
 
     Returns ``(corrupted (B, N, D), masked bool (B, N), kind int64 (B, N))``; ``masked`` marks the
@@ -156,7 +157,7 @@ class MPPModel(nn.Module):
             return corrupted
 
         tokens = self.vit.forward_features(images, patch_hook=hook)
-        logits = self.head(tokens[:, self.vit.config.num_prefix_tokens:])
+        logits = self.head(tokens[:, self.vit.config.num_prefix_tokens :])
         with torch.no_grad():
             images01 = (images.float() * self.pixel_std + self.pixel_mean).clamp(0.0, 1.0)
             targets = mean_colour_targets(images01, self.patch_pixels())

@@ -20,13 +20,23 @@ FUSED_DEVICES = ("cpu", "cuda")
 
 def fusable(params: list[nn.Parameter]) -> bool:
     """Whether the fused kernels take these parameters: plain float tensors on a CPU or CUDA device."""
-    return bool(params) and all(type(p.data) is torch.Tensor and p.device.type in FUSED_DEVICES
-                                and p.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
-                                for p in params)
+    return bool(params) and all(
+        type(p.data) is torch.Tensor
+        and p.device.type in FUSED_DEVICES
+        and p.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+        for p in params
+    )
 
 
-def build_optimizer(params: Iterable[Any], name: str = "adamw", *, lr: float, momentum: float = 0.9,
-                    betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: Iterable[Any],
+    name: str = "adamw",
+    *,
+    lr: float,
+    momentum: float = 0.9,
+    betas: tuple[float, float] = (0.9, 0.999),
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
     """``adamw`` or ``sgd`` (with momentum) over ``params`` (tensors or param groups), fused when possible."""
     groups = list(params)
     flat = [p for g in groups for p in (g["params"] if isinstance(g, dict) else [g])]

@@ -60,7 +60,9 @@ class Recipe:
             raise ConfigError(f"lr: expected > 0, got {self.lr}")
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size: expected > 0, got {self.batch_size}")
-        if self.micro_batch_size is not None and (self.micro_batch_size <= 0 or self.batch_size % self.micro_batch_size):
+        if self.micro_batch_size is not None and (
+            self.micro_batch_size <= 0 or self.batch_size % self.micro_batch_size
+        ):
             raise ConfigError(f"micro_batch_size: {self.micro_batch_size} must divide batch_size={self.batch_size}")
         if self.steps is None and self.epochs is None:
             raise ConfigError("steps/epochs: one of them must be set")
@@ -84,11 +86,31 @@ class Recipe:
 
 PRESETS: dict[str, Recipe] = {
     # Table 3 scaled down: ImageNet-1k used lr 3e-3, wd 0.3, batch 4096, 10k warm-up steps, dropout 0.1.
-    "pretrain": Recipe(name="pretrain", optimizer="adamw", lr=1e-3, weight_decay=0.1, schedule="linear",
-                       warmup_steps=200, grad_clip=1.0, dropout_rate=0.1),
+    "pretrain": Recipe(
+        name="pretrain",
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=0.1,
+        schedule="linear",
+        warmup_steps=200,
+        grad_clip=1.0,
+        dropout_rate=0.1,
+    ),
     # §5: SGD momentum 0.9, no weight decay, clipping at global norm 1, cosine, short warm-up, lr from {.001..0.03}.
-    "finetune": Recipe(name="finetune", optimizer="sgd", lr=0.03, weight_decay=0.0, momentum=0.9, schedule="cosine",
-                       warmup_steps=50, grad_clip=1.0, dropout_rate=0.0, batch_size=128, epochs=None, steps=500),
+    "finetune": Recipe(
+        name="finetune",
+        optimizer="sgd",
+        lr=0.03,
+        weight_decay=0.0,
+        momentum=0.9,
+        schedule="cosine",
+        warmup_steps=50,
+        grad_clip=1.0,
+        dropout_rate=0.0,
+        batch_size=128,
+        epochs=None,
+        steps=500,
+    ),
 }
 
 

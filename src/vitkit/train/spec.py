@@ -68,8 +68,9 @@ def _literal_none(cls: type, key: str) -> bool:
     return hint is not None and "none" in get_args(hint)
 
 
-def route_sets(recipe_name: str, sets: dict[str, Any], recipe_overrides: dict[str, Any] | None = None
-               ) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
+def route_sets(
+    recipe_name: str, sets: dict[str, Any], recipe_overrides: dict[str, Any] | None = None
+) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
     """Split ``--set`` values into (recipe, model overrides, transform overrides)."""
     recipe_kw = dict(recipe_overrides or {})
     model_kw: dict[str, Any] = {}

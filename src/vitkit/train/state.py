@@ -41,8 +41,13 @@ def full_model_state(model: nn.Module) -> dict:
 
 
 def restore_state(model: nn.Module, optimizer: torch.optim.Optimizer, model_sd: dict, optim_sd: dict) -> None:
-    set_state_dict(model, optimizer, model_state_dict=model_sd, optim_state_dict=optim_sd,
-                   options=StateDictOptions(full_state_dict=True))
+    set_state_dict(
+        model,
+        optimizer,
+        model_state_dict=model_sd,
+        optim_state_dict=optim_sd,
+        options=StateDictOptions(full_state_dict=True),
+    )
 
 
 def rng_state() -> dict[str, Any]:
@@ -65,4 +70,6 @@ def read_state(run_dir: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- any failure means the file cannot be resumed from
-        raise CheckpointError(path, f"unreadable training state ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise CheckpointError(
+            path, f"unreadable training state ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        ) from None

@@ -1,4 +1,4 @@
-"""The one compiled piece, ``vitkit/_mkl_amd.c`` (torch's MKL on AMD CPUs; see ``vitkit/blas.py``).
+"""The one compiled piece, ``vitkit/_mkl_amd.c`` (torch's MKL on AMD CPUs; see ``vitkit/mkl_amd.py``).
 
 Optional: where no C compiler is at hand vitkit installs without it and runs with MKL as it ships.
 Everything else is in pyproject.toml.

@@ -69,11 +69,11 @@ def test_plan_resolves_vitkit_backend_and_compile():
 
 
 def test_auto_backend_is_onnxruntime_where_it_was_measured_faster():
-    from vitkit import blas
+    from vitkit import mkl_amd
 
     one, sixteen = make_cases(["tiny"], [1, 16], train=False)
     assert plan("vitkit", one, Options()).backend == "onnxruntime"
-    generic_mkl = blas.mkl_cpu_type() == 0
+    generic_mkl = mkl_amd.mkl_cpu_type() == 0
     p16 = plan("vitkit", sixteen, Options())
     assert (p16.backend, p16.compile) == (("onnxruntime", False) if generic_mkl else ("torch", False))
     assert plan("vitkit", sixteen, Options(backend="torch")).compile == generic_mkl
@@ -159,7 +159,7 @@ def test_worker_answers_each_request_line(tmp_path):
 
 
 @pytest.mark.skipif(
-    not __import__("vitkit").blas.status()["loaded"],
+    not __import__("vitkit.mkl_amd").mkl_amd.status()["loaded"],
     reason="vitkit's MKL library is not loaded on this machine: peers run in-process anyway",
 )
 def test_peers_run_apart_from_vitkits_mkl_library_unless_asked():

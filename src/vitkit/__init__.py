@@ -1,27 +1,53 @@
-"""vitkit: the Vision Transformer of "An Image is Worth 16x16 Words", whole."""
+"""vitkit: the Vision Transformer of "An Image is Worth 16x16 Words", whole.
 
-from . import blas
+``import vitkit`` is cheap and changes nothing process-wide: the public names below are imported on first
+use (torch with them). MKL's fast kernels on AMD CPUs are opt-in for library users (``vitkit.mkl_amd``);
+the ``vitkit`` command enables them itself.
+"""
 
-blas.enable()  # before anything imports torch: MKL's fast kernels on AMD CPUs (see vitkit/blas.py)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .errors import VitkitError
-from .config import BiTConfig, ConfigError, ResNetConfig, ViTConfig
-from .checkpoint import CheckpointError, load, read_checkpoint, save
-from .variants import build_model, create_model, list_models, model_config
 
-__all__ = [
-    "BiTConfig",
-    "CheckpointError",
-    "ConfigError",
-    "ResNetConfig",
-    "ViTConfig",
-    "build_model",
-    "create_model",
-    "list_models",
-    "load",
-    "model_config",
-    "read_checkpoint",
-    "save",
-    "VitkitError",
-]
+if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time, __getattr__ below
+    from .checkpoint import CheckpointError, load, read_checkpoint, save
+    from .config import BiTConfig, ConfigError, ResNetConfig, ViTConfig
+    from .models.info import ImageModel, ModelInfo
+    from .variants import build_model, create_model, list_models, model_config
+
+# public name -> the module that defines it (imported on first access: most of them pull in torch)
+_LAZY = {
+    "BiTConfig": "config",
+    "ConfigError": "config",
+    "ResNetConfig": "config",
+    "ViTConfig": "config",
+    "CheckpointError": "checkpoint",
+    "load": "checkpoint",
+    "read_checkpoint": "checkpoint",
+    "save": "checkpoint",
+    "build_model": "variants",
+    "create_model": "variants",
+    "list_models": "variants",
+    "model_config": "variants",
+    "ImageModel": "models.info",
+    "ModelInfo": "models.info",
+}
+
+__all__ = sorted([*_LAZY, "VitkitError"])
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562); submodules import as usual."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

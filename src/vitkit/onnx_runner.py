@@ -3,7 +3,7 @@
 ``OnnxRunner(path)(images)`` takes and returns torch tensors, and carries the ``config``, ``classes`` and
 ``checkpoint_extra`` that ``vitkit.export`` stored, so ``predict_images``, ``evaluate`` and ``vitkit.embed``
 take it in place of a model. On CPU it outruns eager PyTorch at batch 1 (less per-op overhead, which
-dominates there) and wherever torch's MKL runs its generic kernels (AMD CPUs without ``vitkit.blas``:
+dominates there) and wherever torch's MKL runs its generic kernels (AMD CPUs without ``vitkit.mkl_amd``:
 MLAS is the faster GEMM then), at the price of more memory: it materialises attention scores and copies
 tokens between layouts (see ``vitkit bench``).
 """

@@ -138,7 +138,7 @@ def measure(
     }
     env = {**os.environ, **(env or {}), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
     proc = subprocess.run(
-        [sys.executable, "-m", "vitkit.bench.memory", json.dumps(spec)],
+        [sys.executable, "-c", _CHILD, json.dumps(spec)],
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -159,6 +159,9 @@ def _main(argv: list[str]) -> None:
     )
     print(json.dumps(result))
 
+
+# the child starts as the vitkit command does: MKL's kernels chosen (vitkit.mkl_amd) before torch is imported
+_CHILD = "import sys, vitkit.mkl_amd as m; m.enable(); from vitkit.bench.memory import _main; _main(sys.argv[1:])"
 
 if __name__ == "__main__":
     _main(sys.argv[1:])

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..blas import kernels_name
+from ..mkl_amd import kernels_name
 from .peers import PEERS
 
 

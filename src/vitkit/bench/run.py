@@ -1,7 +1,7 @@
 """``run_bench``: every case, every library, timed in alternation; then FLOP rates, memory, the pipeline.
 
 Per case, all libraries' models are built and timed round-robin (``timing.alternate``): vitkit in this
-process, with its MKL library where ``vitkit.blas`` loaded it; the peers as their users run them -- in
+process, with its MKL library where ``vitkit.mkl_amd`` loaded it; the peers as their users run them -- in
 a worker process without that library (``worker``) when it is loaded here, in this process otherwise or
 when asked (``peers_apart=False``: every library on the same kernels). Peak memory is then measured per
 library in a fresh process each (``memory``; the peers' again without the library). The matmul peak (the
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .. import accel, blas
+from .. import accel, mkl_amd
 from ..config import ViTConfig
 from ..flops import count_macs
 from .cases import SHAPES, Case, Shape
@@ -73,8 +73,8 @@ def machine_info(opts: Options) -> dict[str, Any]:
             name: version(name)
             for name in ("vitkit", "torch", "torchvision", "timm", "transformers", "onnxruntime", "onnx")
         },
-        "blas": blas.status(),
-        "blas_line": blas.describe(),
+        "blas": mkl_amd.status(),
+        "blas_line": mkl_amd.describe(),
     }
 
 
@@ -184,7 +184,7 @@ def run_case(
                     onnx_paths.get(case.shape.name),
                     tiny,
                     say,
-                    {blas.ENV: "0"} if apart else None,
+                    {mkl_amd.ENV: "0"} if apart else None,
                 )
     return rows
 
@@ -245,7 +245,7 @@ def run_bench(
     start = time.perf_counter()
     apart = (
         peers_apart
-        and blas.status()["loaded"]
+        and mkl_amd.status()["loaded"]
         and torch.device(opts.device).type == "cpu"
         and any(lib not in VITKIT_VARIANTS for lib in libraries)
     )

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from .. import accel, blas
+from .. import accel, mkl_amd
 from ..train.optim import build_optimizer
 from .cases import Case
 from .peers import build
@@ -38,7 +38,7 @@ class Options:
 
     ``backend="auto"``: onnxruntime for fp32 inference on CPU where installed and faster -- at batch 1
     (onnxruntime / eager torch: demo 3.7x, p4/32 1.4x, Ti/16 1.3x), and at every batch where torch's MKL
-    runs its generic kernels (``vitkit.blas``) -- torch otherwise (at batch 16 on MKL's AVX2 kernels,
+    runs its generic kernels (``vitkit.mkl_amd``) -- torch otherwise (at batch 16 on MKL's AVX2 kernels,
     onnxruntime / eager torch: demo 0.94x, Ti/16 0.93x, p4/32 1.05x in one run and 0.98x in another).
     ``compile=None``: compile inference on CUDA, and on CPU where MKL runs generic kernels (inductor's
     packed weights then beat it); not on MKL's instruction-set kernels, where compiled / eager at batch 16
@@ -79,7 +79,7 @@ def plan(library: str, case: Case, opts: Options) -> Plan:
     if library == "vitkit-onnxruntime":
         return Plan("vitkit", "onnxruntime" if infer else "torch", False)
     cpu = torch.device(opts.device).type == "cpu"
-    generic = cpu and blas.mkl_cpu_type() == 0  # torch's GEMM on MKL's generic kernels (see vitkit.blas)
+    generic = cpu and mkl_amd.mkl_cpu_type() == 0  # torch's GEMM on MKL's generic kernels (see vitkit.mkl_amd)
     backend = opts.backend
     if backend == "auto":
         ort = infer and cpu and opts.precision == "fp32" and onnxruntime_available()

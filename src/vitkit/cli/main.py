@@ -1,10 +1,17 @@
-"""``vitkit`` entry point: parses the subcommand and turns library errors into one-line messages."""
+"""``vitkit`` entry point: parses the subcommand and turns library errors into one-line messages.
+
+This module imports nothing heavy at its top: ``main`` enables MKL's fast kernels on AMD CPUs
+(``vitkit.mkl_amd``) before the subcommand modules import torch.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
+from .. import mkl_amd
+from ..errors import VitkitError
 
 # subcommand -> module under vitkit.cli (each has ``add_arguments(parser)``, ``run(args)`` and ``HELP``)
 COMMANDS = {
@@ -40,27 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's input, reported in one line without a traceback."""
-    from ..checkpoint.errors import CheckpointError
-    from ..config import ConfigError
-    from ..export import ExportError
+    return (VitkitError, FileNotFoundError)
 
-    errors: list[type[BaseException]] = [CheckpointError, ConfigError, ExportError, FileNotFoundError]
-    try:
-        from ..data.errors import DataError
 
-        errors.append(DataError)
-    except ImportError:
-        pass
-    return tuple(errors)
+def _one_line(e: BaseException) -> str:
+    """``e``'s message on one line (FileNotFoundError's own text names the file)."""
+    if isinstance(e, FileNotFoundError) and e.filename is not None:
+        return f"{e.filename}: no such file or directory"
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; returns the exit code (2 for a user error, printed as one line)."""
+    mkl_amd.enable()  # before the subcommands import torch: this command controls its own process
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except user_errors() as e:
-        print(f"vitkit {args.command}: error: {e}", file=sys.stderr)
+        print(f"vitkit {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()

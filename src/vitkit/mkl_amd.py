@@ -6,20 +6,32 @@ CPU it asks ``mkl_serv_intel_cpu_true()``, gets no, and runs generic kernels. On
 (Zen 2, AVX2 + FMA) those run the ViT's linear shapes at 137-151 GFLOP/s; its AVX2 kernels run the same
 shapes at 185-205 (2 threads, fp32), and a ViT-Ti/16 training step 1.24x faster.
 
-vitkit ships a one-line C library (``_mkl_amd.c``) whose ``mkl_serv_intel_cpu_true`` says yes, and
-loads it into the global symbol scope before torch is imported: torch's MKL then binds to it and picks
-its kernels by the instruction sets the CPU reports (cpuid), which is exactly what it does on an Intel
-CPU. It is loaded only where those kernels' instructions are present:
+vitkit ships a one-line C library (``_mkl_amd.c``) whose ``mkl_serv_intel_cpu_true`` says yes. ``enable()``
+loads it into the global symbol scope before torch is imported: torch's MKL then binds to it and picks its
+kernels by the instruction sets the CPU reports (cpuid), which is exactly what it does on an Intel CPU.
+
+It changes the whole process (every MKL call, vitkit's or not, and so float rounding), so it is explicit:
+
+- the ``vitkit`` command (and ``python -m vitkit``, ``torchrun -m vitkit``) calls ``enable()`` first,
+  before anything imports torch -- it controls its own process; ``VITKIT_MKL_AMD=0`` (or ``off``) opts out;
+- ``import vitkit`` does nothing of the kind (it neither reads /proc nor loads a library);
+- a library user opts in before importing torch::
+
+      import vitkit.mkl_amd
+      vitkit.mkl_amd.enable()
+      import torch
+
+  or, for a program that imports torch first, preloads it:
+  ``LD_PRELOAD=$(python -c "import vitkit.mkl_amd as m; print(m.library_path())") python prog.py``.
+
+``enable()`` loads it only where those kernels' instructions are present:
 
 - Linux, x86-64, an AMD (or Hygon) CPU whose flags include avx2, fma, bmi1 and bmi2;
 - the library was compiled at install (it is optional: no C compiler, no library);
-- torch is not yet imported (``import vitkit`` before ``import torch``; the ``vitkit`` command always is):
-  MKL binds at torch's load, and chooses at its first call;
+- torch is not yet imported: MKL binds at torch's load, and chooses at its first call;
 - ``VITKIT_MKL_AMD`` is not ``0``/``off`` (the opt-out).
 
-It applies to the whole process: every MKL call, vitkit's or not. For a program that imports torch first,
-``LD_PRELOAD=$(python -c "import vitkit.blas as b; print(b.library_path())")`` does the same. ``status()``
-reports what happened and which kernels MKL runs (``vitkit bench`` prints it).
+``status()`` reports what happened and which kernels MKL runs (``vitkit bench`` prints it).
 """
 
 from __future__ import annotations
@@ -80,7 +92,8 @@ def library_path() -> Path | None:
 def enable() -> bool:
     """Load the library if this machine wants it and torch is not loaded yet; True if it is loaded.
 
-    Called by ``vitkit/__init__.py`` before anything imports torch; calling it again does nothing new.
+    The ``vitkit`` command calls it before anything imports torch; library users may (see the module's
+    docstring). Calling it again does nothing new.
     """
     global _reason, _loaded
     if _loaded:
@@ -90,7 +103,7 @@ def enable() -> bool:
         _reason = why
         return False
     if "torch" in sys.modules:
-        _reason = "torch was imported before vitkit (MKL had bound already)"
+        _reason = "torch was imported before enable() (MKL had bound already)"
         return False
     path = library_path()
     if path is None:

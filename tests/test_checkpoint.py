@@ -37,7 +37,11 @@ def test_save_load_roundtrip(tmp_path, kw):
     vitkit.save(model, tmp_path / "m.safetensors", classes=[str(i) for i in range(10)], extra={"mean": [0.5]})
     back = vitkit.load(tmp_path / "m.safetensors")
     assert back.config == model.config
-    assert back.classes == [str(i) for i in range(10)] and back.checkpoint_extra == {"mean": [0.5]}
+    assert (
+        back.classes == [str(i) for i in range(10)]
+        and back.info.extra == {"mean": [0.5]}
+        and back.info.transform is None
+    )
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(back(x), model(x), atol=0, rtol=0)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.linear_model import Ridge
 
-from vitkit.fewshot import (
+from vitkit.use.fewshot import (
     BIAS_VALUE,
     DEFAULT_L2_GRID,
     FALLBACK_L2,

@@ -8,12 +8,12 @@ import torch
 from PIL import Image
 
 import vitkit
-from vitkit.cli.fewshot import pool_features
 from vitkit.cli.main import main
 from vitkit.config import BiTConfig, ResNetConfig
 from vitkit.data import open_dataset
-from vitkit.embed import embed_dataset
-from vitkit.fewshot import run_fewshot, shot_indices
+from vitkit.use.embed import embed_dataset
+from vitkit.use.fewshot import run_fewshot, shot_indices
+from vitkit.use.fewshot_model import pool_features
 
 TINY = dict(image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2, mlp_dim=64, num_classes=10)
 FILES = ["filters.png", "position_similarity.png", "attention_distance.png", "attention_rollout.png", "inspect.json"]

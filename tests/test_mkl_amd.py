@@ -76,7 +76,7 @@ def test_on_this_amd_cpu_mkl_runs_its_instruction_set_kernels_with_the_same_resu
     reason="not an AMD CPU with AVX2/FMA: the library is not for this machine",
 )
 def test_the_vitkit_command_runs_avx2_kernels_and_plain_import_vitkit_the_generic_ones():
-    """MKL's kernel type 5 (AVX2) in a process started through the CLI entry; 0 after ``import vitkit; import torch``."""
+    """MKL kernel type 5 (AVX2) in a process started by the CLI entry; 0 after ``import vitkit; import torch``."""
     if mkl_amd.library_path() is None:
         pytest.fail("vitkit/_mkl_amd*.so was not built: `pip install -e .` compiles it (needs a C compiler)")
     env = {k: v for k, v in os.environ.items() if k != mkl_amd.ENV}

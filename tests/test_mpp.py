@@ -236,8 +236,8 @@ def test_mpp_run_then_finetune_its_folder(tmp_path, capsys):
 
 
 def test_mpp_run_resumes_exactly(tmp_path, monkeypatch):
-    from vitkit.cli.train import build_spec
     from vitkit.cli.main import build_parser
+    from vitkit.cli.train import build_spec
     from vitkit.train import Trainer
 
     def spec(out):

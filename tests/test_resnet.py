@@ -41,7 +41,8 @@ def _randomize_norms(model: torch.nn.Module, seed: int = 0) -> None:
 
 
 def _official_resnet_state_dict(params: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """``conv_root/kernel``, ``block{i}/unit{j}/gn1/scale``... -> ``conv_root.weight``, ``stages.{i-1}.units.{j-1}.gn1.weight``."""
+    """``conv_root/kernel``, ``block{i}/unit{j}/gn1/scale``...
+    -> ``conv_root.weight``, ``stages.{i-1}.units.{j-1}.gn1.weight``."""
     out = {}
     for key, value in params.items():
         parts = key.split("/")

@@ -134,7 +134,7 @@ def test_run_folder_is_a_checkpoint(tmp_path):
     )
     model = vitkit.load(out)
     assert model.classes == [str(i) for i in range(10)]
-    assert model.checkpoint_extra["transform"]["image_size"] == [8, 8]
+    assert model.info.transform["image_size"] == [8, 8]
     # EMA on: the folder's weights are the EMA weights, which differ from the raw last step's
     raw = torch.load(out / "last.pt", weights_only=True)["model"]
     assert any(not torch.equal(raw[k], v) for k, v in model.state_dict().items() if k in raw)

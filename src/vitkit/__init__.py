@@ -15,8 +15,9 @@ from .errors import VitkitError
 if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time, __getattr__ below
     from .checkpoint import CheckpointError, load, read_checkpoint, save
     from .config import BiTConfig, ConfigError, ResNetConfig, ViTConfig
+    from .models.build import build_model, create_model
     from .models.info import ImageModel, ModelInfo
-    from .variants import build_model, create_model, list_models, model_config
+    from .variants import list_models, model_config
 
 # public name -> the module that defines it (imported on first access: most of them pull in torch)
 _LAZY = {
@@ -28,15 +29,31 @@ _LAZY = {
     "load": "checkpoint",
     "read_checkpoint": "checkpoint",
     "save": "checkpoint",
-    "build_model": "variants",
-    "create_model": "variants",
+    "build_model": "models.build",
+    "create_model": "models.build",
     "list_models": "variants",
     "model_config": "variants",
     "ImageModel": "models.info",
     "ModelInfo": "models.info",
 }
 
-__all__ = sorted([*_LAZY, "VitkitError"])
+__all__ = [
+    "BiTConfig",
+    "CheckpointError",
+    "ConfigError",
+    "ImageModel",
+    "ModelInfo",
+    "ResNetConfig",
+    "ViTConfig",
+    "VitkitError",
+    "build_model",
+    "create_model",
+    "list_models",
+    "load",
+    "model_config",
+    "read_checkpoint",
+    "save",
+]
 __version__ = "0.1.0"
 
 

@@ -191,7 +191,7 @@ class ViTConfig:
         """Width of the image representation y (after pre-logits)."""
         return self.representation_size or self.hidden_size
 
-    def replace(self, **changes: Any) -> "ViTConfig":
+    def replace(self, **changes: Any) -> ViTConfig:
         """A copy with ``changes`` applied and validated; unknown names are a ConfigError."""
         return _replace(self, changes)
 
@@ -221,7 +221,7 @@ class BiTConfig:
     def embed_dim(self) -> int:
         return self.resnet.out_channels
 
-    def replace(self, **changes: Any) -> "BiTConfig":
+    def replace(self, **changes: Any) -> BiTConfig:
         return _replace(self, changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class DemoConfig:
     device: str | None = None
 
     @classmethod
-    def quick(cls, out: str) -> "DemoConfig":
+    def quick(cls, out: str) -> DemoConfig:
         """A pipeline check in seconds (for tests), not a result."""
         return cls(out=out, pretrain_epochs=0.02, finetune_steps=6, pretrain_batch=64, finetune_batch=32)
 

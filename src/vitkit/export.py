@@ -19,11 +19,10 @@ from torch import nn
 
 from .config import ViTConfig
 from .errors import VitkitError
+from .onnx_runner import META_CLASSES, META_CONFIG, META_OUTPUT, META_TRANSFORM, OnnxRunner
 
 Output = Literal["logits", "embedding"]
 INPUT_NAME = "images"
-META_CONFIG, META_CLASSES = "vitkit.config", "vitkit.classes"
-META_TRANSFORM, META_OUTPUT = "vitkit.transform", "vitkit.output"
 MAX_BATCH, MAX_GRID = 1 << 16, 1 << 10
 
 
@@ -39,14 +38,7 @@ class _Graph(nn.Module):
         self.model, self.output = model, output
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return embedding(self.model, images) if self.output == "embedding" else self.model(images)
-
-
-def embedding(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """The image representation: ``embed`` (ViT), or the pooled pre-logits features (BiT)."""
-    if hasattr(model, "embed"):
-        return model.embed(images)
-    return model.forward_head(model.forward_features(images), pre_logits=True)
+        return self.model.embed(images) if self.output == "embedding" else self.model(images)
 
 
 def size_unit(cfg: Any) -> int | None:
@@ -74,11 +66,10 @@ def _dynamic_shapes(cfg: Any, dynamic_batch: bool, dynamic_size: bool) -> dict[s
 def metadata(model: nn.Module, output: Output) -> dict[str, str]:
     """The file's metadata: config, class names and transform as JSON strings."""
     meta = {META_CONFIG: json.dumps(model.config.to_dict()), META_OUTPUT: output}
-    if getattr(model, "classes", None):
-        meta[META_CLASSES] = json.dumps(list(model.classes))
-    transform = (getattr(model, "checkpoint_extra", None) or {}).get("transform")
-    if transform:
-        meta[META_TRANSFORM] = json.dumps(transform)
+    if model.info.classes:
+        meta[META_CLASSES] = json.dumps(list(model.info.classes))
+    if model.info.transform:
+        meta[META_TRANSFORM] = json.dumps(model.info.transform)
     return meta
 
 
@@ -153,8 +144,6 @@ def verify_onnx(
     Returns the largest absolute difference per ``"b{batch} {h}x{w}"``; raises ``ExportError`` if one exceeds
     ``atol``. Sizes: the model's, plus a larger one when the file has a dynamic image size.
     """
-    from .onnx_runner import OnnxRunner
-
     path, cfg = Path(path), model.config
     runner = OnnxRunner(path)
     device, dtype, training = next(model.parameters()).device, next(model.parameters()).dtype, model.training
@@ -165,7 +154,7 @@ def verify_onnx(
         for h, w in image_sizes or _check_sizes(path, cfg):
             for b in batch_sizes:
                 x = torch.randn(b, cfg.in_chans, h, w, generator=gen)
-                want = embedding(model, x) if runner.output == "embedding" else model(x)
+                want = model.embed(x) if runner.output == "embedding" else model(x)
                 diffs[f"b{b} {h}x{w}"] = float((runner(x) - want).abs().max())
     finally:
         model.to(device, dtype).train(training)

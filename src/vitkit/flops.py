@@ -6,7 +6,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .config import ModelConfig
-from .variants import build_model
+from .models.build import build_model
 
 
 def count_macs(cfg: ModelConfig, executed: bool = False) -> int:

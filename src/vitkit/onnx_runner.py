@@ -1,7 +1,7 @@
 """onnxruntime as an inference backend: an exported model, callable like the torch model.
 
-``OnnxRunner(path)(images)`` takes and returns torch tensors, and carries the ``config``, ``classes`` and
-``checkpoint_extra`` that ``vitkit.export`` stored, so ``predict_images``, ``evaluate`` and ``vitkit.embed``
+``OnnxRunner(path)(images)`` takes and returns torch tensors, and carries the ``config`` and ``info`` (class
+names, transform) that ``vitkit.export`` stored, so ``predict_images``, ``evaluate`` and ``vitkit.use.embed``
 take it in place of a model. On CPU it outruns eager PyTorch at batch 1 (less per-op overhead, which
 dominates there) and wherever torch's MKL runs its generic kernels (AMD CPUs without ``vitkit.mkl_amd``:
 MLAS is the faster GEMM then), at the price of more memory: it materialises attention scores and copies
@@ -19,7 +19,11 @@ import numpy as np
 import torch
 
 from .config import ConfigError, config_from_dict
-from .export import META_CLASSES, META_CONFIG, META_OUTPUT, META_TRANSFORM
+from .models.info import DeclaresInfo, ModelInfo, model_name
+
+# the metadata keys ``vitkit.export`` writes and this runner reads
+META_CONFIG, META_CLASSES = "vitkit.config", "vitkit.classes"
+META_TRANSFORM, META_OUTPUT = "vitkit.transform", "vitkit.output"
 
 
 def onnxruntime_available() -> bool:
@@ -47,7 +51,7 @@ def _session(path: Path, threads: int | None, providers: list[str] | None, spin:
     return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
 
 
-class OnnxRunner:
+class OnnxRunner(DeclaresInfo):
     """An exported model run by onnxruntime (CPU unless ``providers`` say otherwise).
 
     ``threads``: intra-op threads (default: torch's count). ``spin=False`` makes idle threads sleep rather
@@ -71,8 +75,10 @@ class OnnxRunner:
         self.input_name = self.session.get_inputs()[0].name
         meta = self.session.get_modelmeta().custom_metadata_map
         self.config = config_from_dict(json.loads(meta[META_CONFIG])) if META_CONFIG in meta else None
-        self.classes = json.loads(meta[META_CLASSES]) if META_CLASSES in meta else None
-        self.checkpoint_extra = {"transform": json.loads(meta[META_TRANSFORM])} if META_TRANSFORM in meta else {}
+        classes = json.loads(meta[META_CLASSES]) if META_CLASSES in meta else None
+        transform = json.loads(meta[META_TRANSFORM]) if META_TRANSFORM in meta else None
+        name = model_name(self.config) if self.config is not None else "ONNX graph"
+        self.info = ModelInfo(name, classes, transform, str(self.path))
         self.output = meta.get(META_OUTPUT, "logits")
 
     def run_numpy(self, images: np.ndarray) -> np.ndarray:

@@ -2,15 +2,13 @@
 
 ``ViT-B/16`` = Base width/depth/heads/MLP with 16x16 patches; ``R50+ViT-B/16`` = a BiT ResNet-50 stem
 (its "extended stage 3" so that the stem alone reduces 16x) with 1x1 patches; ``BiT-R50x1`` = a BiT
-ResNet classifier of depth 50 and width factor 1.
+ResNet classifier of depth 50 and width factor 1. Configs only: ``vitkit.models.build`` builds the modules.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-
-from torch import nn
 
 from .config import BiTConfig, ConfigError, ModelConfig, ResNetConfig, ViTConfig
 
@@ -92,22 +90,6 @@ def _bit_config(name: str, m: re.Match[str]) -> BiTConfig:
         raise ConfigError(f"model: no BiT ResNet of depth {m['depth']} (known: {', '.join(map(str, BIT_STAGES))})")
     # the BiT paper's own code pads symmetrically (3 on the root conv, 1 elsewhere), not TF SAME
     return BiTConfig(resnet=ResNetConfig(stages, int(m["width"]), unit="pre_act", padding="fixed"), name=name)
-
-
-def build_model(cfg: ModelConfig) -> nn.Module:
-    """The module for a config."""
-    if isinstance(cfg, ViTConfig):
-        from .models.vit import VisionTransformer
-
-        return VisionTransformer(cfg)
-    from .models.resnet import BiTResNet
-
-    return BiTResNet(cfg)
-
-
-def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Build a named variant, e.g. ``create_model("ViT-B/16", num_classes=10, image_size=384)``."""
-    return build_model(model_config(name, **overrides))
 
 
 def list_models() -> list[str]:

@@ -18,7 +18,7 @@ PEERS = ("timm", "torchvision", "transformers-sdpa", "transformers-eager")
 
 
 def build_vitkit(shape: Shape) -> nn.Module:
-    from ..variants import create_model
+    from ..models.build import create_model
 
     return create_model("ViT-Ti/16", **shape.vitkit_overrides())
 

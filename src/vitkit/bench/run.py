@@ -31,15 +31,15 @@ from .cases import SHAPES, Case, Shape
 from .matmul_peak import matmul_gflops
 from .memory import measure
 from .timing import Stats, alternate
-from .workload import VITKIT_VARIANTS, Options, Workload, make_workload, plan
 from .worker import PeerProcess, RemoteWorkload, WorkerError, build_remote
+from .workload import VITKIT_VARIANTS, Options, Workload, make_workload, plan
 
 SCHEMA = "vitkit.bench/1"
 DEFAULT_LIBRARIES = ("vitkit", "vitkit-eager", "timm", "torchvision", "transformers-sdpa", "transformers-eager")
 Progress = Callable[[str], None]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def forward_gflop(shape: Shape, executed: bool = False) -> float:
     """GFLOP of one image's forward pass (2 FLOP per multiply-add, counted by ``vitkit.flops``): the whole
     model, as the peers run it, or (``executed``) what vitkit runs -- its last block for the class token only."""

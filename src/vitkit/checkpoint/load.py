@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError, ModelConfig, ViTConfig
+from ..models.info import ModelInfo
 from . import hf_format, native, official, timm_format
 from .errors import CheckpointError
 
@@ -119,7 +120,8 @@ def load(
     Hugging Face ViT folders. ``image_size`` resizes the position embeddings as the official fine-tuning
     does (``resize="bilinear"``, align_corners=True; or ``"bicubic"``); ``num_classes`` puts a new
     zero-initialised head on; ``drop_pre_logits`` removes the pre-logits layer. ``num_heads`` is only needed
-    for timm files of a non-standard width. The model's ``classes`` attribute holds class names when known.
+    for timm files of a non-standard width. ``model.info`` holds its class names (when known), the data
+    transform it was trained with and the file it came from.
     """
     path = Path(path)
     ckpt = read_checkpoint(path, num_heads=num_heads)
@@ -130,13 +132,13 @@ def load(
         _resize(model, image_size, resize, path)
     if num_classes is not None and (num_classes != model.config.num_classes or drop_pre_logits):
         model.reset_classifier(num_classes)
-        model.classes = None
+        model.info.classes = None
     return model.to(device).eval()
 
 
 def build_checked(ckpt: Checkpoint, path: Path) -> nn.Module:
     """Build the model of ``ckpt`` and load its tensors, or say in one line what does not fit."""
-    from ..variants import build_model
+    from ..models.build import build_model
 
     model = build_model(ckpt.config)
     expected = model.state_dict()
@@ -151,8 +153,7 @@ def build_checked(ckpt: Checkpoint, path: Path) -> nn.Module:
     if missing:
         raise CheckpointError(path, f"missing tensor {missing[0]!r} ({len(missing)} missing)")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in ckpt.state_dict.items()})
-    model.classes = ckpt.classes
-    model.checkpoint_extra = ckpt.extra
+    model.info = ModelInfo.from_checkpoint(model.info.name, ckpt.classes, ckpt.extra, str(path))
     return model
 
 

@@ -27,11 +27,11 @@ def save(
 ) -> Path:
     """Write ``model`` to ``path`` as safetensors with its config as metadata, atomically.
 
-    ``classes`` (default: ``model.classes`` when set) and ``extra`` (JSON-able, e.g. the data transform;
-    default ``model.checkpoint_extra``) travel in the metadata too.
+    ``classes`` (default: ``model.info.classes``) and ``extra`` (JSON-able, e.g. the data transform; default
+    ``model.info``'s transform and extra) travel in the metadata too.
     """
-    classes = classes if classes is not None else getattr(model, "classes", None)
-    extra = extra if extra is not None else getattr(model, "checkpoint_extra", None)
+    classes = classes if classes is not None else model.info.classes
+    extra = extra if extra is not None else model.info.checkpoint_extra()
     return save_state(model.state_dict(), model.config, path, classes=classes, extra=extra)
 
 

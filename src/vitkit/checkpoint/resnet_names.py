@@ -1,5 +1,6 @@
 """Names of the hybrid stem's tensors: official (``block1/unit1/conv1/kernel``) and timm
-(``patch_embed.backbone.stages.0.blocks.0.conv1.weight``) -> vitkit (``patch_embed.backbone.stages.0.units.0.conv1.weight``)."""
+(``patch_embed.backbone.stages.0.blocks.0.conv1.weight``) -> vitkit
+(``patch_embed.backbone.stages.0.units.0.conv1.weight``)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 HELP = "embed a data set with a checkpoint (pre-logits representation) into .npz or .parquet; resumable"
 
@@ -32,22 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def checkpoint_identity(path: str) -> dict[str, object]:
-    """The checkpoint as the resume check sees it: its absolute path and the weights file's mtime."""
-    from ..checkpoint.load import RUN_DIR_WEIGHTS
-
-    p = Path(path)
-    weights = next((p / n for n in RUN_DIR_WEIGHTS if (p / n).is_file()), p / "config.json") if p.is_dir() else p
-    return {
-        "checkpoint": os.path.abspath(path),
-        "checkpoint_mtime_ns": weights.stat().st_mtime_ns if weights.exists() else None,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     from ..data import open_dataset
-    from ..embed import embed_to_file
-    from ..predict import load_for_inference
+    from ..use.backend import load_for_inference
+    from ..use.embed import checkpoint_identity, embed_to_file
 
     model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device, output="embedding")
     data = open_dataset(args.data)

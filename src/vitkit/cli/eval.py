@@ -20,21 +20,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load
     from ..data import DataError, make_loader, open_dataset
-    from ..evaluate import evaluate
-    from ..predict import transform_for
-    from ..train.loop import pick_device
+    from ..device import pick_device
+    from ..use.evaluate import evaluate
+    from ..use.predict import transform_for
 
     device = pick_device(args.device)
     model = load(args.checkpoint, device=device)
     data = open_dataset(args.data)
     data.validate()
-    classes = getattr(model, "classes", None) or data.classes
+    classes = model.info.classes or data.classes
     if model.config.num_classes != len(data.classes):
         raise DataError(f"{args.data}: {len(data.classes)} classes, the checkpoint predicts {model.config.num_classes}")
-    if getattr(model, "classes", None) and list(model.classes) != list(data.classes):
-        raise DataError(
-            f"{args.data}: class names differ from the checkpoint's ({data.classes[:3]}... vs {model.classes[:3]}...)"
-        )
+    if model.info.classes and list(model.info.classes) != list(data.classes):
+        theirs = model.info.classes[:3]
+        raise DataError(f"{args.data}: class names differ from the checkpoint's ({data.classes[:3]}... vs {theirs}...)")
     loader = make_loader(data, transform_for(model), args.batch_size, train=False)
     result = evaluate(model, loader, model.config.num_classes, device)
     print(result.table(classes))

@@ -32,50 +32,18 @@ def parse_shots(text: str) -> list[int]:
     return shots
 
 
-def pool_features(model, data, shots: list[int], seeds: int, batch_size: int):
-    """Features and labels of the training pool; only the rows the draws use are embedded when the
-    labels are known without decoding (the other rows stay zero and are never read)."""
-    import numpy as np
-
-    from ..embed import dataset_labels, embed_dataset, subset
-    from ..fewshot import shot_indices
-
-    labels = dataset_labels(data)
-    if labels is None:
-        emb = embed_dataset(model, data, batch_size=batch_size)
-        return emb.embeddings, emb.labels
-    needed = shot_indices(labels, shots, seeds, len(data.classes))
-    feats = np.zeros((len(data), model.config.embed_dim), dtype=np.float32)
-    feats[needed] = embed_dataset(model, subset(data, needed), batch_size=batch_size).embeddings
-    return feats, labels
-
-
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load
     from ..data import DataError, open_dataset
-    from ..embed import embed_dataset
-    from ..fewshot import run_fewshot
-    from ..train.loop import pick_device
+    from ..device import pick_device
+    from ..use.fewshot_model import fewshot_of_model
 
     shots = parse_shots(args.shots)
     if args.seeds < 1:
         raise DataError(f"--seeds: expected a positive int, got {args.seeds}")
     model = load(args.checkpoint, device=pick_device(args.device))
     train, test = open_dataset(args.train), open_dataset(args.test)
-    train.validate()
-    test.validate()
-    if list(train.classes) != list(test.classes):
-        raise DataError(
-            f"{args.test}: classes differ from {args.train}'s ({test.classes[:3]}... vs {train.classes[:3]}...)"
-        )
-    try:
-        train_x, train_y = pool_features(model, train, shots, args.seeds, args.batch_size)
-        test_emb = embed_dataset(model, test, batch_size=args.batch_size)
-        results = run_fewshot(
-            train_x, train_y, test_emb.embeddings, test_emb.labels, shots, args.seeds, num_classes=len(train.classes)
-        )
-    except ValueError as e:  # a class with fewer examples than shots
-        raise DataError(f"{args.train}: {e}") from None
+    results = fewshot_of_model(model, train, test, shots, args.seeds, args.batch_size, (args.train, args.test))
     print(
         f"few-shot linear accuracy, {args.seeds} seed(s): {args.checkpoint} on {args.test} "
         f"(shots from {args.train}, {len(train.classes)} classes)"

@@ -36,18 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
 
 
-def embed_image_files(checkpoint: str, device: str | None, paths: list[str]):
-    """Embeddings (N, D) of image files with a checkpoint (loaded on this call)."""
-    from ..checkpoint import load
-    from ..embed import embed_images
-    from ..train.loop import pick_device
-
-    return embed_images(load(checkpoint, device=pick_device(device)), paths)
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..embed import load_embeddings
-    from ..neighbors import format_table, neighbors, resolve_queries
+    from ..use.embed import embed_image_files, load_embeddings
+    from ..use.neighbors import format_table, neighbors, resolve_queries
 
     emb = load_embeddings(args.embeddings)
     checkpoint = args.checkpoint or emb.meta.get("checkpoint")

@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..predict import load_for_inference, predict_images
+    from ..use.backend import load_for_inference
+    from ..use.predict import predict_images
 
     model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device)
     results = predict_images(model, args.images, k=args.top_k)

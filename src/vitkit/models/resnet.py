@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vitkit.config import BiTConfig, ResNetConfig
+from ..config import BiTConfig, ResNetConfig
+from .info import DeclaresInfo, ModelInfo, model_name
 
 
 def same_tf_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -262,7 +263,7 @@ class ResNetBody(nn.Module):
         return x
 
 
-class BiTResNet(nn.Module):
+class BiTResNet(DeclaresInfo, nn.Module):
     """A BiT classifier (the paper's CNN baselines): ResNet body -> global average pool -> linear head.
 
     The head is zero-initialised, as for fine-tuning in the paper; ``num_classes=0`` means no head
@@ -272,6 +273,7 @@ class BiTResNet(nn.Module):
     def __init__(self, cfg: BiTConfig) -> None:
         super().__init__()
         self.config = cfg
+        self.info = ModelInfo(model_name(cfg))
         self.body = ResNetBody(cfg.resnet, cfg.in_chans)
         self.head = self._make_head(cfg.num_classes)
 
@@ -299,9 +301,14 @@ class BiTResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The image representation: the pooled features before the head, (B, embed_dim)."""
+        return self.forward_head(self.forward_features(x), pre_logits=True)
+
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head by a zero-initialised one for ``num_classes`` (0: no head)."""
         self.config = self.config.replace(num_classes=num_classes)
+        self.info.name = model_name(self.config)
         ref = self.body.conv_root.weight
         self.head = self._make_head(num_classes).to(device=ref.device, dtype=ref.dtype)
 

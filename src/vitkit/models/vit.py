@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..config import ViTConfig
+from .info import DeclaresInfo, ModelInfo, model_name
 from .init import lecun_normal_
 from .layers import Block
 from .posemb import ADDITIVE, RelativePositionBias, num_sets
@@ -59,17 +60,19 @@ class PatchEmbed(nn.Module):
         return x
 
 
-class VisionTransformer(nn.Module):
+class VisionTransformer(DeclaresInfo, nn.Module):
     """ViT for images of any size the patch size divides (position embeddings are resized to fit).
 
     ``forward(x)`` -> logits; ``forward_features`` -> all tokens after the final LayerNorm;
     ``forward_head(tokens, pre_logits=True)`` -> the image representation y; ``forward_intermediates``
-    -> a dict of every stage's output (and attention weights on request).
+    -> a dict of every stage's output (and attention weights on request). ``info`` (``ModelInfo``): its
+    truthful name, class names, transform and provenance (``vitkit.load`` fills them).
     """
 
     def __init__(self, cfg: ViTConfig) -> None:
         super().__init__()
         self.config = cfg
+        self.info = ModelInfo(model_name(cfg))
         d, prefix = cfg.hidden_size, cfg.num_prefix_tokens
         self.grad_checkpointing = False
         self.patch_embed = PatchEmbed(cfg)
@@ -113,6 +116,7 @@ class VisionTransformer(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head by a zero-initialised one for ``num_classes`` (0 = no head)."""
         self.config = self.config.replace(num_classes=num_classes)
+        self.info.name = model_name(self.config)
         ref = next(self.parameters())
         self.head = self._make_head(self.config.embed_dim, num_classes).to(ref.device, ref.dtype)
 
@@ -123,6 +127,7 @@ class VisionTransformer(nn.Module):
         Other sizes work at run time anyway; this makes the new size native (and trainable there).
         """
         self.config = self.config.replace(image_size=image_size)
+        self.info.name = model_name(self.config)
         grid = self.config.grid_size
         for module in [self.pos_embed, *(self.rel_pos or [])]:
             if module is not None:

@@ -9,6 +9,7 @@ resumed from ``last.pt`` continues exactly as the uninterrupted run would have.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -21,8 +22,10 @@ from ..checkpoint import load
 from ..checkpoint.native import save_state
 from ..config import ConfigError
 from ..data import DataError, TransformConfig, make_loader, open_dataset
-from ..evaluate import EvalResult, all_reduce_result, evaluate
-from ..variants import build_model, model_config
+from ..device import pick_device
+from ..models.build import build_model
+from ..use.evaluate import EvalResult, all_reduce_result, evaluate
+from ..variants import model_config
 from . import distributed as dist_utils
 from .ema import EMA
 from .objectives import make_objective
@@ -40,15 +43,6 @@ from .state import (
     rng_state,
     set_rng_state,
 )
-
-
-def pick_device(name: str | None) -> torch.device:
-    if name:
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"--device {name}: CUDA is not available on this machine")
-        return device
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -110,16 +104,15 @@ class Trainer:
             overrides["image_size"] = spec.image_size
         if spec.model is not None:
             model = build_model(model_config(spec.model, num_classes=len(self.classes), **overrides))
-            model.checkpoint_extra = {}
         else:
             model = load(spec.init, image_size=spec.image_size, num_classes=len(self.classes), drop_pre_logits=True)
             overrides.pop("image_size", None)
             if overrides:  # e.g. the recipe's dropout: rebuild with the same weights
-                state, extra = model.state_dict(), model.checkpoint_extra
+                state, info = model.state_dict(), model.info
                 model = build_model(model.config.replace(**overrides))
                 model.load_state_dict(state)
-                model.checkpoint_extra = extra
-        model.classes = list(self.classes)
+                model.info = dataclasses.replace(info, name=model.info.name)
+        model.info.classes = list(self.classes)
         if r.grad_checkpointing:
             model.set_grad_checkpointing(True)
         return model.to(self.device)
@@ -134,7 +127,7 @@ class Trainer:
         return MPPModel(self.model, self.transform.mean, self.transform.std)
 
     def _transform(self) -> TransformConfig:
-        stored = (self.model.checkpoint_extra or {}).get("transform")
+        stored = self.model.info.transform
         base = TransformConfig.from_dict(stored) if stored else TransformConfig()
         cfg = self.model.config
         kw = {"image_size": cfg.image_size, "in_chans": cfg.in_chans, **self.spec.transform_overrides}
@@ -289,7 +282,7 @@ class Trainer:
         return best
 
     def _extra(self) -> dict[str, Any]:
-        return {**(self.model.checkpoint_extra or {}), "transform": self.transform.to_dict()}
+        return {**self.model.info.extra, "transform": self.transform.to_dict()}
 
     def _save_weights(self, name: str, ema: EMA | None, state: dict | None = None) -> None:
         if state is None:

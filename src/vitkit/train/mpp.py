@@ -14,15 +14,16 @@ the bare ViT's, so the run folder fine-tunes like any checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError
+from ..models.info import DeclaresInfo, ModelInfo
 from ..models.vit import VisionTransformer
-from .objectives import Objective
 
 COLOUR_BITS = 3
 NUM_COLOURS = 2 ** (3 * COLOUR_BITS)  # 512
@@ -110,7 +111,7 @@ class MPPHead(nn.Linear):
         nn.init.zeros_(self.bias)
 
 
-class MPPModel(nn.Module):
+class MPPModel(DeclaresInfo, nn.Module):
     """A ViT with the [mask] embedding and the 512-way colour head of masked patch prediction.
 
     ``forward(images, mask_rate)`` -> ``(logits (B, N, 512), targets (B, N), masked (B, N))``. ``mean``/``std``:
@@ -139,6 +140,20 @@ class MPPModel(nn.Module):
     def blocks(self) -> nn.ModuleList:
         """The ViT's blocks (FSDP shards per block: ``distributed.wrap`` looks for ``blocks``)."""
         return self.vit.blocks
+
+    @property
+    def config(self) -> Any:
+        """The ViT's config (the ``ImageModel`` protocol)."""
+        return self.vit.config
+
+    @property
+    def info(self) -> ModelInfo:
+        """The ViT's info: the weights files of an MPP run are the ViT's."""
+        return self.vit.info
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """The ViT's image representation (the colour head is for pre-training only)."""
+        return self.vit.embed(images)
 
     def no_weight_decay(self) -> set[str]:
         return {f"vit.{name}" for name in self.vit.no_weight_decay()} | {"mask_token"}
@@ -169,7 +184,9 @@ class MPPModel(nn.Module):
         return {k.removeprefix("vit."): v for k, v in state.items() if k.startswith("vit.")}
 
 
-def masked_patch_prediction(mask_rate: float) -> Objective:
+def masked_patch_prediction(
+    mask_rate: float,
+) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]:
     """The objective for an ``MPPModel`` (possibly DDP-wrapped): cross-entropy on the chosen patches.
 
     Stats: ``mpp_top1``, the colour accuracy on the chosen patches of the batch.

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .mpp import masked_patch_prediction
 from .recipes import Recipe
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
@@ -25,7 +26,5 @@ def classification(label_smoothing: float) -> Objective:
 
 def make_objective(recipe: Recipe) -> Objective:
     if recipe.objective == "mpp":
-        from .mpp import masked_patch_prediction
-
         return masked_patch_prediction(recipe.mpp_mask_rate)
     return classification(recipe.label_smoothing)

@@ -73,7 +73,7 @@ class Recipe:
     def accum_steps(self) -> int:
         return self.batch_size // (self.micro_batch_size or self.batch_size)
 
-    def replace(self, **changes: Any) -> "Recipe":
+    def replace(self, **changes: Any) -> Recipe:
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:

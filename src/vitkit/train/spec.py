@@ -43,7 +43,7 @@ class TrainSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainSpec":
+    def from_dict(cls, d: dict[str, Any]) -> TrainSpec:
         d = dict(d)
         recipe = d.pop("recipe")
         recipe["betas"] = tuple(recipe["betas"])
@@ -53,7 +53,7 @@ class TrainSpec:
         (out / CONFIG_FILE).write_text(json.dumps(self.to_dict(), indent=1, default=list))
 
     @classmethod
-    def read(cls, out: Path) -> "TrainSpec":
+    def read(cls, out: Path) -> TrainSpec:
         return cls.from_dict(json.loads((out / CONFIG_FILE).read_text()))
 
 

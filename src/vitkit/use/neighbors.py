@@ -1,4 +1,4 @@
-"""Nearest neighbours by cosine similarity in an embeddings file (``vitkit.embed``).
+"""Nearest neighbours by cosine similarity in an embeddings file (``vitkit.use.embed``).
 
 ``cosine_search`` is exact: a matrix product of unit-norm rows, a chunk of the database at a time, the
 running top-k kept per query. ``faiss_search`` does the same with faiss (``pip install faiss-cpu``):
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError
-from .data import DataError
+from ..config import ConfigError
+from ..data import DataError
 from .embed import Embeddings, l2_normalize
 
 SEARCH_CHUNK = 65536  # database rows per matrix product

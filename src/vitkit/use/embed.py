@@ -16,7 +16,6 @@ float32), with ``classes`` and ``meta`` in the schema metadata under ``vitkit``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import shutil
@@ -32,9 +31,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from .atomic import write_atomic
-from .data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
-from .export import embedding
+from ..atomic import write_atomic
+from ..data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
 
 Format = Literal["npz", "parquet"]
 FORMATS = ("npz", "parquet")
@@ -184,8 +182,8 @@ def _read_parquet(path: Path) -> Embeddings:
 
 
 def embedding_fn(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Images -> representation (``vitkit.export.embedding``: ViT ``embed``, BiT pooled features)."""
-    return functools.partial(embedding, model)
+    """Images -> the image representation y: every model kind's ``embed`` (ViT, BiT, MPP, ONNX runner)."""
+    return model.embed
 
 
 def dataset_paths(dataset: LabeledDataset) -> list[str]:
@@ -294,7 +292,7 @@ def embed_images(
     batch_size: int = 64,
 ) -> np.ndarray:
     """Embeddings ``(N, D)`` float32 of image files, with the checkpoint's eval transform by default."""
-    from .data import build_transform, load_image
+    from ..data import build_transform, load_image
     from .predict import transform_for
 
     per_image = build_transform(transform or transform_for(model), train=False)
@@ -442,3 +440,23 @@ def _assemble(folder: Path, num_chunks: int, dataset: LabeledDataset, meta: dict
     emb = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
     lab = np.concatenate(labels) if labels else np.zeros(0, np.int64)
     return Embeddings(emb, dataset_paths(dataset), lab, list(dataset.classes), meta)
+
+
+def checkpoint_identity(path: str) -> dict[str, object]:
+    """The checkpoint as the resume check sees it: its absolute path and the weights file's mtime."""
+    from ..checkpoint.load import RUN_DIR_WEIGHTS  # deferred: reading embeddings needs no checkpoint code
+
+    p = Path(path)
+    weights = next((p / n for n in RUN_DIR_WEIGHTS if (p / n).is_file()), p / "config.json") if p.is_dir() else p
+    return {
+        "checkpoint": os.path.abspath(path),
+        "checkpoint_mtime_ns": weights.stat().st_mtime_ns if weights.exists() else None,
+    }
+
+
+def embed_image_files(checkpoint: str, device: str | None, paths: list[str]) -> np.ndarray:
+    """Embeddings (N, D) of image files with a checkpoint (loaded on this call)."""
+    from ..checkpoint import load
+    from ..device import pick_device
+
+    return embed_images(load(checkpoint, device=pick_device(device)), paths)

@@ -17,7 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..train import train
+    from ..train.distributed import teardown
 
-    summary = train(build_spec(args, model=None, init=args.checkpoint), resume=args.resume)
+    try:
+        summary = train(build_spec(args, model=None, init=args.checkpoint), resume=args.resume)
+    finally:
+        teardown()  # the process group torchrun's processes joined: destroyed before they exit
     print(json.dumps(summary))
     return 0

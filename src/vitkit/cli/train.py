@@ -75,7 +75,11 @@ def build_spec(args: argparse.Namespace, *, model: str | None, init: str | None)
 
 def run(args: argparse.Namespace) -> int:
     from ..train import train
+    from ..train.distributed import teardown
 
-    summary = train(build_spec(args, model=args.model, init=None), resume=args.resume)
+    try:
+        summary = train(build_spec(args, model=args.model, init=None), resume=args.resume)
+    finally:
+        teardown()  # the process group torchrun's processes joined: destroyed before they exit
     print(json.dumps(summary))
     return 0

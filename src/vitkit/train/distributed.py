@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -37,8 +39,37 @@ def setup(device: torch.device) -> Dist:
 
 
 def teardown() -> None:
+    """Destroy the process group ``setup`` joined (the ``vitkit train``/``finetune`` commands call it on exit)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The seed of ``rank``'s own random stream in a run seeded ``seed`` (``step``: where it was re-derived).
+
+    Mixed by numpy's SeedSequence, so that no rank of one run meets another rank's or another seed's stream
+    (``seed + rank`` would give rank 1 of seed 0 the stream of rank 0 of seed 1).
+    """
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def seed_per_rank(seed: int, d: Dist, step: int = 0) -> None:
+    """Give each rank its own dropout, stochastic-depth and MPP-mask draws (torch's global RNG, all devices).
+
+    Called after the model is initialised (identically on every rank, from ``seed``): without it every rank
+    would draw the same masks for its different images. A single process keeps the stream it has.
+    """
+    if d.enabled:
+        torch.manual_seed(rank_seed(seed, d.rank, step))
+
+
+def gather_objects(obj: Any, d: Dist) -> list[Any]:
+    """``obj`` of every rank, in rank order (``[obj]`` alone); a collective: every rank must call it."""
+    if not d.enabled:
+        return [obj]
+    out: list[Any] = [None] * d.world_size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def wrap(model: nn.Module, d: Dist, device: torch.device, fsdp: bool) -> nn.Module:

@@ -41,6 +41,7 @@ from .state import (
     read_state,
     restore_state,
     rng_state,
+    rng_state_of_rank,
     set_rng_state,
 )
 
@@ -70,6 +71,7 @@ class Trainer:
         self.model = self._build_model()
         self.transform = self._transform()
         self.train_module = self._train_module()
+        dist_utils.seed_per_rank(spec.seed, self.dist)  # after initialisation, which stays the same on every rank
         self.steps_per_epoch = len(self.train_set) // self.recipe.batch_size
         if self.steps_per_epoch == 0:
             raise DataError(
@@ -294,6 +296,7 @@ class Trainer:
 
     def _save(self, model, optimizer, ema, step, best) -> None:
         model_sd, optim_sd = full_state(model, optimizer)
+        rngs = dist_utils.gather_objects(rng_state(), self.dist)  # every rank's own stream, for an exact resume
         if self.dist.is_main:
             atomic_torch_save(
                 {
@@ -302,7 +305,8 @@ class Trainer:
                     "model": model_sd,
                     "optimizer": optim_sd,
                     "ema": ema.state_dict() if ema else None,
-                    "rng": rng_state(),
+                    "rng": rngs[0],
+                    **({"rng_ranks": rngs} if self.dist.enabled else {}),
                 },
                 self.out / STATE_FILE,
             )
@@ -314,7 +318,11 @@ class Trainer:
         restore_state(model, optimizer, state["model"], state["optimizer"])
         if ema is not None and state.get("ema"):
             ema.load_state_dict(state["ema"])
-        set_rng_state(state["rng"])
+        mine = rng_state_of_rank(state, self.dist.rank, self.dist.world_size)
+        if mine is not None:
+            set_rng_state(mine)
+        else:  # saved by another number of processes: each rank's stream re-derived from the seed and the step
+            dist_utils.seed_per_rank(self.spec.seed, self.dist, step=int(state["step"]))
         return int(state["step"]), float(state["best"])
 
     def _finish(self, model, optimizer, ema, log, step, best) -> dict[str, Any]:

@@ -57,6 +57,15 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
+def rng_state_of_rank(state: dict[str, Any], rank: int, world_size: int) -> dict[str, Any] | None:
+    """This rank's RNG state from a ``last.pt``: its own where the run saved one per rank (``rng_ranks``) with
+    the same number of processes; rank 0's (``rng``) for a single process; None where it must be re-derived."""
+    ranks = state.get("rng_ranks")
+    if ranks is not None and len(ranks) == world_size:
+        return ranks[rank]
+    return state["rng"] if world_size == 1 else None
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():

@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.vitkit-installed
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test setup data bench clean
+.PHONY: demo test fast lint setup data bench clean
 
 setup: $(STAMP) data
 
@@ -24,8 +24,17 @@ data:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	fi
 
-test: setup
+# what CI runs: the linter and the formatter's check first, then every test (slow ones included)
+test: setup lint
 	$(PY) -m pytest -q
+
+# quick local runs: the tests not marked slow (the whole suite still runs in CI)
+fast: setup lint
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
 
 demo: setup
 	$(VENV)/bin/vitkit demo

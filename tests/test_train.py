@@ -68,6 +68,15 @@ def train_args(out, steps=120):
     ]
 
 
+def _past_a_checkpoint(run: Path, steps_after: int) -> bool:
+    """Whether ``last.pt`` is written and the run's log shows ``steps_after`` training steps beyond it."""
+    if not (run / "last.pt").exists() or not (run / "metrics.jsonl").exists():
+        return False
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines[:-1]]  # the last line may be half-written
+    return bool(steps) and max(steps) >= 7 + steps_after  # checkpoint_every=7 in train_args
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_reaches_the_same_weights(tmp_path):
     full, killed = tmp_path / "full", tmp_path / "killed"
@@ -75,10 +84,11 @@ def test_kill_9_then_resume_reaches_the_same_weights(tmp_path):
     proc = subprocess.Popen(
         vitkit_cmd(*train_args(killed)), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and not (killed / "last.pt").exists():
-        time.sleep(0.02)
-    time.sleep(0.3)  # somewhere past the first checkpoint, mid-step or mid-write
+    # kill once a checkpoint is written and the run has gone past it (mid-step, or mid-write of the next):
+    # waits on what the run wrote, not on a fixed time, so a slow or busy machine cannot make it miss
+    deadline = time.time() + 300
+    while time.time() < deadline and not _past_a_checkpoint(killed, steps_after=3):
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "final.safetensors").exists(), "the run finished before the kill: make it longer"

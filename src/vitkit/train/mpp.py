@@ -55,7 +55,7 @@ def corrupt(
     b, n, d = tokens.shape
     k = num_masked(n, mask_rate)
     if not 0 < k <= n:
-        raise ValueError(f"mask_rate {mask_rate}: {k} of {n} patches per image (expected 1..{n})")
+        raise ConfigError(f"mpp_mask_rate {mask_rate}: {k} of {n} patches per image (expected 1..{n})")
     dev = generator.device if generator is not None else tokens.device
     # k smallest of N uniform scores: a uniformly random k-subset per image
     scores = torch.rand(b, n, generator=generator, device=dev)

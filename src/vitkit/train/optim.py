@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import ConfigError
+
 FUSED_DEVICES = ("cpu", "cuda")
 
 
@@ -45,4 +47,4 @@ def build_optimizer(
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, fused=fused or None)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
-    raise ValueError(f"optimizer: expected 'adamw' or 'sgd', got {name!r}")
+    raise ConfigError(f"optimizer: expected 'adamw' or 'sgd', got {name!r}")

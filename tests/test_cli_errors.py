@@ -1,0 +1,72 @@
+"""Every error a user can cause on the command line is one line on stderr and exit code 2 -- no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import vitkit
+from vitkit.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny ViT checkpoint, a BiT one and a non-image file."""
+    root = tmp_path_factory.mktemp("cli_errors")
+    kw = dict(patch_size=4, hidden_size=32, num_layers=1, num_heads=2, mlp_dim=64, image_size=16, num_classes=3)
+    vitkit.save(vitkit.create_model("ViT-Ti/16", **kw), root / "vit.safetensors")
+    bit = vitkit.create_model("BiT-R50x1", num_classes=3, image_size=32)
+    vitkit.save(bit, root / "bit.safetensors")
+    (root / "not_an_image.png").write_bytes(b"plain text")
+    (root / "emb.npz").write_bytes(b"not a zip")
+    return root
+
+
+def bad_invocations(root):
+    vit, bit = str(root / "vit.safetensors"), str(root / "bit.safetensors")
+    return {
+        "missing checkpoint": ["info", str(root / "nope.npz")],
+        "unknown variant": ["train", "ViT-X/16", "--data", "digits:train", "--out", str(root / "r1"), "--steps", "1"],
+        "unknown option": ["train", "ViT-Ti/16", "--data", "digits:train", "--out", str(root / "r2"), "--set", "x=1"],
+        "unknown data": ["eval", vit, "--data", "no-such-set:test"],
+        "not an image": ["predict", vit, str(root / "not_an_image.png")],
+        "missing image": ["predict", vit, str(root / "missing.png")],
+        "bad shots": ["fewshot", vit, "--train", "digits:train", "--test", "digits:test", "--shots", "0,x"],
+        "inspect a BiT": ["inspect", bit, "--images", str(root / "not_an_image.png"), "--out", str(root / "i")],
+        "bad embeddings file": ["neighbors", str(root / "emb.npz"), "0"],
+        "wrong class count": ["eval", vit, "--data", "digits:test"],
+        "CUDA asked for": ["eval", vit, "--data", "digits:test", "--device", "cuda:7"],
+        "torch backend on onnx": ["predict", str(root / "x.onnx"), str(root / "a.png"), "--backend", "torch"],
+        "mask rate too small": [
+            *("train", "ViT-Ti/16", "--data", "digits:train", "--out", str(root / "r3"), "--steps", "1"),
+            *("--image-size", "16", "--set", "patch_size=4", "--set", "hidden_size=32", "--set", "num_layers=1"),
+            *("--set", "num_heads=2", "--set", "mlp_dim=64", "--objective", "mpp", "--set", "mpp_mask_rate=0.01"),
+        ],
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_invocations(__import__("pathlib").Path("."))))
+def test_bad_invocation_exits_2_with_one_line(case, tiny, capsys):
+    if case == "CUDA asked for" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    argv = bad_invocations(tiny)[case]
+    assert main(argv) == 2, case
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vitkit {argv[0]}: error: "), err
+    assert "Traceback" not in err
+
+
+def test_the_console_entry_prints_no_traceback(tiny):
+    """Through ``python -m vitkit``, as a user runs it: exit status 2 and a single stderr line."""
+    res = subprocess.run(
+        [sys.executable, "-m", "vitkit", "predict", str(tiny / "vit.safetensors"), str(tiny / "not_an_image.png")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "not_an_image.png" in res.stderr

@@ -102,7 +102,7 @@ def inspect_model(
     out.mkdir(parents=True, exist_ok=True)
     shown = (images if original_images is None else original_images)[:max_rollout]
     report = {
-        "model": model.config.name or None,
+        "model": model.info.name,  # truthful: the variant, or what differs from it
         "classifier": model.config.classifier,
         "posemb": model.config.posemb,
         "filters": _filters(model, out, num_filters),

@@ -86,10 +86,6 @@ def wrap(model: nn.Module, d: Dist, device: torch.device, fsdp: bool) -> nn.Modu
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def mean_across(value: float, d: Dist) -> float:
     if not d.enabled:
         return value

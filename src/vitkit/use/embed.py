@@ -181,11 +181,6 @@ def _read_parquet(path: Path) -> Embeddings:
 # ------------------------------------------------------------------------------------ computation
 
 
-def embedding_fn(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Images -> the image representation y: every model kind's ``embed`` (ViT, BiT, MPP, ONNX runner)."""
-    return model.embed
-
-
 def dataset_paths(dataset: LabeledDataset) -> list[str]:
     """``describe(i)`` of every sample (for shards from one scan, not one per sample)."""
     if isinstance(dataset, WebDataset):
@@ -240,7 +235,7 @@ def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
 def _embedded_batches(
     model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    fn = embedding_fn(model)
+    fn = model.embed  # every model kind declares it (vitkit.models.info.ImageModel)
     for images, labels in batches:
         yield fn(images.to(device)).float().cpu().numpy(), labels.numpy()
 

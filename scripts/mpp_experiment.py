@@ -27,8 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vitkit.demo import DemoConfig, _finetune_spec, _pretrain_spec, _scratch_spec
-from vitkit.train import TrainSpec, train
+import vitkit.mkl_amd
+
+# a program of its own, like the vitkit command: MKL's kernels chosen (vitkit/mkl_amd.py) before torch loads
+vitkit.mkl_amd.enable()
+
+from vitkit.demo import DemoConfig, _finetune_spec, _pretrain_spec, _scratch_spec  # noqa: E402
+from vitkit.train import TrainSpec, train  # noqa: E402
 
 
 def mpp_spec(c: DemoConfig, out: Path, lr: float | None) -> TrainSpec:

@@ -60,6 +60,7 @@ def test_bad_invocation_exits_2_with_one_line(case, tiny, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_the_console_entry_prints_no_traceback(tiny):
     """Through ``python -m vitkit``, as a user runs it: exit status 2 and a single stderr line."""
     res = subprocess.run(

@@ -29,6 +29,7 @@ def test_every_model_kind_declares_info_at_construction_and_satisfies_the_protoc
     assert mpp.info is tiny.info and mpp.config is tiny.config
 
 
+@pytest.mark.slow
 def test_onnx_runner_satisfies_the_protocol(tmp_path):
     pytest.importorskip("onnxruntime")
     from vitkit.export import export_onnx

@@ -29,6 +29,7 @@ def bad_invocations(root):
     vit, bit = str(root / "vit.safetensors"), str(root / "bit.safetensors")
     return {
         "missing checkpoint": ["info", str(root / "nope.npz")],
+        "convert to a non-safetensors path": ["convert", vit, str(root / "out.pt")],
         "unknown variant": ["train", "ViT-X/16", "--data", "digits:train", "--out", str(root / "r1"), "--steps", "1"],
         "unknown option": ["train", "ViT-Ti/16", "--data", "digits:train", "--out", str(root / "r2"), "--set", "x=1"],
         "unknown data": ["eval", vit, "--data", "no-such-set:test"],

@@ -38,7 +38,7 @@ def _session(path: Path, threads: int | None, providers: list[str] | None, spin:
     try:
         import onnxruntime as ort
     except ImportError:
-        raise ImportError("the onnxruntime backend needs onnxruntime: pip install 'vitkit[onnx]'") from None
+        raise ConfigError("the onnxruntime backend needs onnxruntime: pip install 'vitkit[onnx]'") from None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or torch.get_num_threads()
     opts.inter_op_num_threads = 1  # a ViT is one chain of ops: parallelism is within ops

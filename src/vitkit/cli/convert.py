@@ -19,9 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load, save
+    from ..config import ConfigError
 
     if not args.dst.endswith(".safetensors"):
-        raise FileNotFoundError(f"{args.dst}: the output must be a .safetensors path")
+        raise ConfigError(f"{args.dst}: the output must be a .safetensors path")
     model = load(
         args.src,
         image_size=args.image_size,

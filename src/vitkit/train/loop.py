@@ -28,6 +28,7 @@ from ..use.evaluate import EvalResult, all_reduce_result, evaluate
 from ..variants import model_config
 from . import distributed as dist_utils
 from .ema import EMA
+from .errors import TrainingError
 from .objectives import make_objective
 from .optim import build_optimizer
 from .runlog import RunLog
@@ -250,7 +251,7 @@ class Trainer:
                 (loss / r.accum_steps).backward()
             total += float(loss.detach()) / r.accum_steps
         if not math.isfinite(total):
-            raise FloatingPointError(f"loss is {total} at this step: lower the learning rate (--set lr=...)")
+            raise TrainingError(f"loss is {total} at this step: lower the learning rate (--set lr=...)")
         if r.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
         optimizer.step()

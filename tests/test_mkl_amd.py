@@ -126,3 +126,23 @@ def test_describe_names_the_kernels_and_why():
             line = mkl_amd.describe()
         loaded = "loaded" if status["loaded"] else "not loaded"
         assert line == f"{kernels}; vitkit's MKL-on-AMD library {loaded}: {status['reason']}", line
+
+
+def test_the_cli_entry_enables_before_anything_imports_torch():
+    """On any machine: ``vitkit.cli.main`` imports no torch, and ``main`` calls ``enable()`` while torch is
+    still unloaded (so that where the library applies, MKL binds to it)."""
+    code = """
+import json, sys
+import vitkit.cli.main as cli
+import vitkit.mkl_amd as m
+seen = {"after_import": "torch" in sys.modules}
+real = m.enable
+def spy():
+    seen["torch_at_enable"] = "torch" in sys.modules
+    return real()
+m.enable = spy
+code = cli.main(["info", "/nonexistent/model.npz"])
+print(json.dumps({**seen, "code": code, "torch_after": "torch" in sys.modules}))
+"""
+    out = _probe(code)
+    assert out == {"after_import": False, "torch_at_enable": False, "code": 2, "torch_after": True}, out

@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from ..config import BiTConfig, ConfigError, ModelConfig
+
 # the fields that make a variant what its name says (width, depth, heads, MLP, patch, stem); image size,
 # classes, dropout and the head are chosen per task and do not change the name (ViT-B/16 at 384 px is ViT-B/16)
 _ARCHITECTURE = ("hidden_size", "num_layers", "mlp_dim", "num_heads", "patch_size", "resnet")
@@ -46,24 +48,22 @@ class ModelInfo:
         return cls(name, list(classes) if classes is not None else None, transform, source, rest)
 
 
-def model_name(config: Any) -> str:
+def model_name(config: ModelConfig) -> str:
     """A truthful name for a model of ``config``: its variant's name while the architecture is the variant's,
-    the variant's name with what differs otherwise (``ViT-Ti/16 (patch_size=4, hidden_size=64)``), or the
+    the variant's name with what differs otherwise (``ViT-Ti/16 (hidden_size=64, patch_size=4)``), or the
     architecture's kind where it came from no variant."""
-    kind = "BiT ResNet" if type(config).__name__ == "BiTConfig" else "ViT"
-    if not getattr(config, "name", ""):
+    kind = "BiT ResNet" if isinstance(config, BiTConfig) else "ViT"
+    if not config.name:
         return kind
-    from ..variants import model_config  # deferred: variants builds models, which declare their info here
+    from ..variants import model_config  # deferred: the variant table is only needed for named configs
 
     try:
         variant = model_config(config.name)
-    except ValueError:  # a name no table knows (e.g. written by hand): it is all there is to go by
+    except ConfigError:  # a name no table knows (a file's name, say): it is all there is to go by
         return config.name
-    fields = [f for f in _ARCHITECTURE if hasattr(config, f)]
     if type(variant) is not type(config):
         return f"{kind} (not {config.name})"
-    if type(config).__name__ == "BiTConfig":
-        fields = ["resnet"]
+    fields = ["resnet"] if isinstance(config, BiTConfig) else list(_ARCHITECTURE)
     diff = [f"{f}={_short(getattr(config, f))}" for f in fields if getattr(config, f) != getattr(variant, f)]
     return config.name if not diff else f"{config.name} ({', '.join(diff)})"
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..config import ConfigError, ModelConfig, ViTConfig
 from ..models.info import ModelInfo
-from . import hf_format, native, official, timm_format
+from . import bit_format, hf_format, native, official, timm_format
 from .errors import CheckpointError
 
 RUN_DIR_WEIGHTS = ("final.safetensors", "last.safetensors")
@@ -40,13 +40,17 @@ def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = Non
     suffix = path.suffix.lower()
     if suffix == ".npz":
         params = official.read_npz(path)
+        if bit_format.looks_like_npz(params):
+            cfg = bit_format.npz_config(params, path)
+            return Checkpoint(cfg, _convert(bit_format.npz_to_state_dict, params, cfg, path), "bit")
         cfg = official.infer_config(params, path)
         return Checkpoint(cfg, _convert(official.to_state_dict, params, cfg, path), "official")
     if suffix == ".safetensors":
-        if native.safetensors_metadata(path).get("format") == native.FORMAT:
+        meta = native.safetensors_metadata(path)
+        if meta.get("format") == native.FORMAT:
             cfg, sd, info = native.read(path)
             return Checkpoint(cfg, sd, "vitkit", info["classes"], info["extra"])
-        return _from_timm(native.read_safetensors(path), path, num_heads)
+        return _from_timm(native.read_safetensors(path), path, num_heads, meta)
     if suffix in (".pth", ".pt", ".bin", ".ckpt"):
         return _from_timm(_torch_load(path), path, num_heads)
     raise CheckpointError(
@@ -83,12 +87,18 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def _from_timm(sd: dict[str, torch.Tensor], path: Path, num_heads: int | None) -> Checkpoint:
+def _from_timm(
+    sd: dict[str, torch.Tensor], path: Path, num_heads: int | None, meta: dict[str, str] | None = None
+) -> Checkpoint:
+    stored, classes = timm_format.read_metadata(meta or {}, path)
+    if bit_format.looks_like_timm(sd):
+        cfg = stored or bit_format.timm_config(sd, path)
+        return Checkpoint(cfg, _convert(bit_format.timm_to_state_dict, sd, cfg, path), "timm", classes)
     if not timm_format.looks_like(sd):
         first = next(iter(sd), "<empty>")
         raise CheckpointError(path, f"not a ViT state dict vitkit knows (first key {first!r})")
-    cfg = timm_format.infer_config(sd, path, num_heads)
-    return Checkpoint(cfg, _convert(timm_format.to_state_dict, sd, cfg, path), "timm")
+    cfg = stored or timm_format.infer_config(sd, path, num_heads)
+    return Checkpoint(cfg, _convert(timm_format.to_state_dict, sd, cfg, path), "timm", classes)
 
 
 def _convert(fn: Any, sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> dict[str, torch.Tensor]:
@@ -169,4 +179,4 @@ def _resize(model: nn.Module, image_size: int | tuple[int, int], mode: str, path
 def _describe(cfg: ModelConfig) -> str:
     if isinstance(cfg, ViTConfig):
         return f"ViT (hidden {cfg.hidden_size}, {cfg.num_layers} layers, patch {cfg.patch_size[0]})"
-    return f"BiT ResNet {cfg.resnet.num_layers}"
+    return f"BiT ResNet {cfg.resnet.num_layers} x{cfg.resnet.width_factor:g}"

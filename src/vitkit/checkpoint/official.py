@@ -158,3 +158,85 @@ def _resnet_state(left: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         value = value.transpose(3, 2, 0, 1) if value.ndim == 4 and key.endswith("kernel") else value.reshape(-1)
         out[official_to_vitkit(key)] = value
     return out
+
+
+# --- writing: vitkit -> the official linen layout ----------------------------------------------
+
+
+def check_writable(cfg: ViTConfig, dst: Path) -> None:
+    """Refuse, in one line naming the option, what the official code (and its checkpoints) cannot hold."""
+    r = cfg.resnet
+    problems = [
+        (
+            cfg.posemb != "learned_1d" or cfg.posemb_at != "stem",
+            f"posemb={cfg.posemb!r} at {cfg.posemb_at!r}: the official ViT has learned_1d at the stem only",
+        ),
+        (cfg.gelu != "tanh", f"gelu={cfg.gelu!r}: the official code uses the tanh approximation"),
+        (cfg.layer_norm_eps != 1e-6, f"layer_norm_eps={cfg.layer_norm_eps}: the official code uses 1e-6"),
+        (
+            cfg.image_size[0] != cfg.image_size[1],
+            f"image_size={cfg.image_size}: the .npz stores no grid shape and its readers assume a square one",
+        ),
+        (
+            r is not None and (r.unit, r.padding, r.gn_eps, r.ws_eps) != ("post_act", "same_tf", 1e-6, 1e-5),
+            "resnet: the official hybrid stem is post_act, same_tf padding, gn_eps 1e-6, ws_eps 1e-5",
+        ),
+    ]
+    for bad, why in problems:
+        if bad:
+            raise CheckpointError(dst, f"--to npz: {why}")
+
+
+def from_state_dict(sd: dict[str, torch.Tensor], cfg: ViTConfig) -> dict[str, np.ndarray]:
+    """Official linen params of a vitkit ViT state dict (the inverse of ``to_state_dict``).
+
+    A model without qkv biases gets zero ones: the official attention always has them.
+    """
+    t = {k: v.detach().cpu().float().numpy() for k, v in sd.items()}
+    d, h = cfg.hidden_size, cfg.num_heads
+    out = {
+        "embedding/kernel": t.pop("patch_embed.proj.weight").transpose(2, 3, 1, 0),
+        "embedding/bias": t.pop("patch_embed.proj.bias"),
+        "Transformer/encoder_norm/scale": t.pop("norm.weight"),
+        "Transformer/encoder_norm/bias": t.pop("norm.bias"),
+        "Transformer/posembed_input/pos_embedding": t.pop("pos_embed.weight"),
+    }
+    if cfg.classifier == "token":
+        out["cls"] = t.pop("cls_token")
+    for i in range(cfg.num_layers):
+        p, a, b = (
+            f"Transformer/encoderblock_{i}/",
+            f"Transformer/encoderblock_{i}/MultiHeadDotProductAttention_0/",
+            f"blocks.{i}.",
+        )
+        qkv_w = t.pop(b + "attn.qkv.weight")
+        qkv_b = t.pop(b + "attn.qkv.bias", np.zeros(3 * d, np.float32))
+        for j, n in enumerate(("query", "key", "value")):
+            out[f"{a}{n}/kernel"] = qkv_w[j * d : (j + 1) * d].T.reshape(d, h, d // h)
+            out[f"{a}{n}/bias"] = qkv_b[j * d : (j + 1) * d].reshape(h, d // h)
+        out[a + "out/kernel"] = t.pop(b + "attn.proj.weight").T.reshape(h, d // h, d)
+        out[a + "out/bias"] = t.pop(b + "attn.proj.bias")
+        for src, dst in [("norm1", "LayerNorm_0"), ("norm2", "LayerNorm_1")]:
+            out[f"{p}{dst}/scale"], out[f"{p}{dst}/bias"] = t.pop(f"{b}{src}.weight"), t.pop(f"{b}{src}.bias")
+        for src, dst in [("mlp.fc1", "Dense_0"), ("mlp.fc2", "Dense_1")]:
+            out[f"{p}MlpBlock_0/{dst}/kernel"] = t.pop(f"{b}{src}.weight").T
+            out[f"{p}MlpBlock_0/{dst}/bias"] = t.pop(f"{b}{src}.bias")
+    for src, dst in [("pre_logits.0", "pre_logits"), ("head", "head")]:
+        if src + ".weight" in t:
+            out[dst + "/kernel"], out[dst + "/bias"] = t.pop(src + ".weight").T, t.pop(src + ".bias")
+    for key in [k for k in t if k.startswith("patch_embed.backbone.")]:
+        value = t.pop(key)
+        out[_official_resnet_name(key)] = value.transpose(2, 3, 1, 0) if value.ndim == 4 else value
+    if t:
+        raise ValueError(f"tensor {min(t)!r} has no place in an official ViT checkpoint")
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sorted(out.items())}
+
+
+def _official_resnet_name(key: str) -> str:
+    """``patch_embed.backbone.stages.1.units.0.gn_proj.weight`` -> ``block2/unit1/gn_proj/scale``."""
+    rest = key.removeprefix("patch_embed.backbone.")
+    *module, leaf = rest.split(".")
+    leaf = "kernel" if module[-1].startswith("conv") else {"weight": "scale", "bias": "bias"}[leaf]
+    if module[0] == "stages":
+        return f"block{int(module[1]) + 1}/unit{int(module[3]) + 1}/{module[4]}/{leaf}"
+    return f"{module[0]}/{leaf}"

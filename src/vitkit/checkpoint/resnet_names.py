@@ -34,3 +34,13 @@ def timm_to_vitkit(key: str) -> str:
     rest = re.sub(r"\.blocks\.", ".units.", rest)
     rest = re.sub(r"\.norm(\d)\.", r".gn\1.", rest)
     return PREFIX + rest
+
+
+def vitkit_to_timm(key: str) -> str:
+    """The inverse of ``timm_to_vitkit``: ``...stages.0.units.1.gn2.weight`` -> ``...stages.0.blocks.1.norm2.weight``."""
+    rest = key.removeprefix(PREFIX)
+    for old, new in _TIMM_LAYER.items():
+        rest = rest.replace(new, old)
+    rest = re.sub(r"\.units\.", ".blocks.", rest)
+    rest = re.sub(r"\.gn(\d)\.", r".norm\1.", rest)
+    return PREFIX + rest

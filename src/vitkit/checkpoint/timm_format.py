@@ -7,12 +7,14 @@ is not in the tensors: it is the standard one for the width (head size 64; ViT-H
 
 from __future__ import annotations
 
+import json
 import re
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from ..config import ResNetConfig, ViTConfig
+from ..config import ConfigError, ModelConfig, ResNetConfig, ViTConfig, config_from_dict
 from .errors import CheckpointError
 from .infer import image_size_from_posemb
 
@@ -86,3 +88,81 @@ def to_state_dict(sd: dict[str, torch.Tensor], cfg: ViTConfig) -> dict[str, torc
         else:
             out[key] = value
     return out
+
+
+# --- writing: vitkit -> timm -------------------------------------------------------------------
+
+# timm ignores safetensors metadata; vitkit reads these back so that what the tensors cannot say (heads,
+# GELU kind, LayerNorm eps, a non-square grid, class names) survives the round trip.
+META_CONFIG = "vitkit_config"
+META_CLASSES = "vitkit_classes"
+
+
+def check_writable(cfg: ViTConfig, dst: Path) -> None:
+    """Refuse, in one line naming the option, what timm's ``VisionTransformer`` cannot hold."""
+    if cfg.posemb not in ("learned_1d", "none") or cfg.posemb_at != "stem":
+        raise CheckpointError(
+            dst,
+            f"--to timm: posemb={cfg.posemb!r} at {cfg.posemb_at!r} has no timm equivalent "
+            "(timm holds learned_1d or none, at the stem)",
+        )
+    if cfg.representation_size is not None:
+        raise CheckpointError(
+            dst,
+            f"--to timm: representation_size={cfg.representation_size} (pre-logits layer) has "
+            "no place in timm's VisionTransformer; convert with --drop-pre-logits",
+        )
+    if cfg.resnet is not None and (cfg.resnet.unit != "post_act" or cfg.resnet.padding != "same_tf"):
+        raise CheckpointError(dst, "--to timm: a hybrid stem other than the official post_act/same_tf ResNet")
+
+
+def from_state_dict(sd: dict[str, torch.Tensor], cfg: ViTConfig) -> dict[str, torch.Tensor]:
+    """timm names for a vitkit ViT state dict (the inverse of ``to_state_dict``)."""
+    from .resnet_names import vitkit_to_timm
+
+    out = {}
+    for key, value in sd.items():
+        if key == "pos_embed.weight":
+            key = "pos_embed"
+        elif key.startswith("patch_embed.backbone."):
+            key = vitkit_to_timm(key)
+        out[key] = value.detach().cpu().contiguous()
+    return out
+
+
+def timm_kwargs(cfg: ViTConfig) -> dict[str, object]:
+    """Arguments of ``timm.create_model("vit_...", pretrained=False, **kwargs)`` that build this architecture.
+
+    Hybrids need timm's ``HybridEmbed`` around a ResNetV2 backbone, which ``create_model`` names by variant
+    (``vit_base_r50_s16_224``...); only the ViT part is described here.
+    """
+    kw: dict[str, object] = {
+        "img_size": cfg.image_size,
+        "patch_size": cfg.patch_size,
+        "in_chans": cfg.in_chans,
+        "num_classes": cfg.num_classes,
+        "embed_dim": cfg.hidden_size,
+        "depth": cfg.num_layers,
+        "num_heads": cfg.num_heads,
+        "mlp_ratio": cfg.mlp_dim / cfg.hidden_size,
+        "qkv_bias": cfg.qkv_bias,
+    }
+    if cfg.classifier == "gap":  # vitkit normalises every token, then averages: timm's fc_norm=False
+        kw |= {"class_token": False, "global_pool": "avg", "fc_norm": False}
+    if cfg.posemb == "none":
+        kw["pos_embed"] = "none"
+    if cfg.gelu == "tanh":
+        kw["act_layer"] = "gelu_tanh"
+    if cfg.layer_norm_eps != 1e-6:  # timm's ViT default
+        kw["norm_layer"] = partial(torch.nn.LayerNorm, eps=cfg.layer_norm_eps)
+    return kw
+
+
+def read_metadata(meta: dict[str, str], path: Path) -> tuple[ModelConfig | None, list[str] | None]:
+    """The config and class names vitkit stored in a timm-layout file's metadata (``None`` when absent)."""
+    try:
+        cfg = config_from_dict(json.loads(meta[META_CONFIG])) if META_CONFIG in meta else None
+        classes = json.loads(meta[META_CLASSES]) if META_CLASSES in meta else None
+    except (json.JSONDecodeError, ConfigError, TypeError) as e:
+        raise CheckpointError(path, f"{META_CONFIG} metadata is invalid ({e})") from None
+    return cfg, classes

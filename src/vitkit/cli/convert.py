@@ -1,15 +1,21 @@
-"""``vitkit convert SRC DST``: any supported checkpoint -> vitkit safetensors (config in the metadata)."""
+"""``vitkit convert SRC DST [--to FORMAT]``: any supported checkpoint -> vitkit, timm, Hugging Face or official .npz."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "convert any supported checkpoint to vitkit safetensors"
+HELP = "convert any supported checkpoint to vitkit, timm, Hugging Face or official .npz"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", help="official .npz, timm .safetensors/.pth/.bin, Hugging Face folder, vitkit file")
-    p.add_argument("dst", help="output .safetensors path")
+    p.add_argument("dst", help="output: .safetensors (vitkit), .npz (official), .pth (timm) or a folder (Hugging Face)")
+    p.add_argument(
+        "--to",
+        choices=["vitkit", "timm", "hf", "npz"],
+        default=None,
+        help="output format (default: from DST's suffix; timm .safetensors needs --to timm)",
+    )
     p.add_argument("--image-size", type=int, default=None, help="resize position embeddings to this resolution")
     p.add_argument("--num-classes", type=int, default=None, help="replace the head by a zero-initialised one")
     p.add_argument("--drop-pre-logits", action="store_true", help="remove the pre-logits layer")
@@ -18,11 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load, save
-    from ..config import ConfigError
+    from ..checkpoint import load
+    from ..checkpoint.write import infer_format, write
 
-    if not args.dst.endswith(".safetensors"):
-        raise ConfigError(f"{args.dst}: the output must be a .safetensors path")
+    fmt = args.to or infer_format(args.dst)  # before loading: a bad DST fails at once
     model = load(
         args.src,
         image_size=args.image_size,
@@ -31,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
         resize=args.resize,
         num_heads=args.num_heads,
     )
-    save(model, args.dst)
+    write(model, args.dst, fmt)
     params = sum(p.numel() for p in model.parameters())
     print(
-        f"wrote {args.dst}: {params:,} parameters, image size {model.config.image_size[0]}x{model.config.image_size[1]}"
+        f"wrote {args.dst} ({fmt}): {params:,} parameters, image size {model.config.image_size[0]}x{model.config.image_size[1]}"
     )
     return 0

@@ -22,6 +22,8 @@ COMMANDS = {
     "neighbors": "neighbors",
     "fewshot": "fewshot",
     "inspect": "inspect",
+    "serve": "serve",
+    "bench-serve": "bench_serve",
 }
 
 

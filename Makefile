@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.vitkit-installed
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test fast lint setup data bench clean
+.PHONY: demo test fast lint setup data browser bench clean
 
 setup: $(STAMP) data
 
@@ -24,8 +24,14 @@ data:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	fi
 
+# Debian's chromium for the web-page test of `vitkit serve` (Playwright drives it; without it that test skips)
+browser:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 # what CI runs: the linter and the formatter's check first, then every test (slow ones included)
-test: setup lint
+test: setup browser lint
 	$(PY) -m pytest -q
 
 # quick local runs: the tests not marked slow (the whole suite still runs in CI)

@@ -14,8 +14,8 @@ from vitkit.checkpoint.write import write
 from vitkit.cli.main import main
 
 timm = pytest.importorskip("timm")
-from timm.layers import StdConv2d
-from timm.models.resnetv2 import ResNetV2, _load_weights
+from timm.layers import StdConv2d  # noqa: E402 -- after the importorskip
+from timm.models.resnetv2 import ResNetV2, _load_weights  # noqa: E402
 
 
 def randomise(model, seed=0):

@@ -37,7 +37,10 @@ def timm_to_vitkit(key: str) -> str:
 
 
 def vitkit_to_timm(key: str) -> str:
-    """The inverse of ``timm_to_vitkit``: ``...stages.0.units.1.gn2.weight`` -> ``...stages.0.blocks.1.norm2.weight``."""
+    """The inverse of ``timm_to_vitkit``.
+
+    ``...stages.0.units.1.gn2.weight`` -> ``...stages.0.blocks.1.norm2.weight``.
+    """
     rest = key.removeprefix(PREFIX)
     for old, new in _TIMM_LAYER.items():
         rest = rest.replace(new, old)

@@ -107,7 +107,8 @@ def _check_inferred(inferred: ModelConfig, cfg: ModelConfig, dst: Path, fmt: str
             hint = "; a .safetensors file (--to timm) keeps it in its metadata" if fmt == "timm" else ""
             raise CheckpointError(
                 dst,
-                f"--to {fmt}: {key}={want[key]!r} is not recorded in this file (a reader infers {got.get(key)!r}){hint}",
+                f"--to {fmt}: {key}={want[key]!r} is not recorded in this file"
+                f" (a reader infers {got.get(key)!r}){hint}",
             )
 
 

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     write(model, args.dst, fmt)
     params = sum(p.numel() for p in model.parameters())
     print(
-        f"wrote {args.dst} ({fmt}): {params:,} parameters, image size {model.config.image_size[0]}x{model.config.image_size[1]}"
+        f"wrote {args.dst} ({fmt}): {params:,} parameters,"
+        f" image size {model.config.image_size[0]}x{model.config.image_size[1]}"
     )
     return 0

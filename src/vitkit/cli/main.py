@@ -29,6 +29,8 @@ COMMANDS = {
     "neighbors": "neighbors",
     "fewshot": "fewshot",
     "inspect": "inspect",
+    "serve": "serve",
+    "bench-serve": "bench_serve",
 }
 
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "neighbors": "neighbors",
     "fewshot": "fewshot",
     "inspect": "inspect",
+    "pretrained": "pretrained",
 }
 
 
@@ -43,8 +44,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from ..checkpoint.errors import CheckpointError
     from ..config import ConfigError
     from ..export import ExportError
+    from ..hub.errors import HubError
 
-    errors: list[type[BaseException]] = [CheckpointError, ConfigError, ExportError, FileNotFoundError]
+    errors: list[type[BaseException]] = [CheckpointError, ConfigError, ExportError, HubError, FileNotFoundError]
     try:
         from ..data.errors import DataError
 

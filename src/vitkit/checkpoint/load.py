@@ -31,7 +31,15 @@ class Checkpoint:
 
 
 def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = None) -> Checkpoint:
-    """Detect the format of ``path`` and convert it (no model is built; no code from the file runs)."""
+    """Detect the format of ``path`` and convert it (no model is built; no code from the file runs).
+
+    A ``path`` that does not exist but reads as a checkpoint name (``ViT-B/16:imagenet21k``, ``hf:REPO``,
+    ``timm:MODEL.TAG``) is fetched by ``vitkit.hub`` (downloaded once, cached, verified) and read from there.
+    """
+    from .. import hub
+
+    if hub.is_name(path):
+        return hub.read_by_name(os.fspath(path), num_heads=num_heads)
     path = Path(path)
     if not path.exists():
         raise CheckpointError(path, "no such file or directory")
@@ -123,18 +131,21 @@ def load(
     num_heads: int | None = None,
     device: str | torch.device = "cpu",
 ) -> nn.Module:
-    """Load any supported checkpoint as a vitkit model (eval mode).
+    """Load any supported checkpoint, or a published one by name, as a vitkit model (eval mode).
 
     Formats: vitkit safetensors and run folders, official ``.npz`` (linen and pre-linen layouts, ViT and
     hybrid), timm state dicts (``.safetensors``, ``.pth``/``.bin`` read with ``weights_only=True``) and
     Hugging Face ViT folders. ``image_size`` resizes the position embeddings as the official fine-tuning
     does (``resize="bilinear"``, align_corners=True; or ``"bicubic"``); ``num_classes`` puts a new
-    zero-initialised head on; ``drop_pre_logits`` removes the pre-logits layer. ``num_heads`` is only needed
+    zero-initialised head on; ``drop_pre_logits`` removes the pre-logits layer. Names
+    (``"ViT-B/16:imagenet21k+imagenet2012@384"``, ``"hf:google/vit-base-patch16-224"``,
+    ``"timm:vit_small_patch16_224.augreg_in21k"``; ``vitkit pretrained`` lists them) are fetched through
+    ``vitkit.hub`` and carry their class names. ``num_heads`` is only needed
     for timm files of a non-standard width. ``model.info`` holds its class names (when known), the data
-    transform it was trained with and the file it came from.
+    transform it was trained with and the file or name it came from.
     """
-    path = Path(path)
     ckpt = read_checkpoint(path, num_heads=num_heads)
+    path = Path(path)
     model = build_checked(ckpt, path)
     if drop_pre_logits and isinstance(ckpt.config, ViTConfig) and ckpt.config.representation_size:
         model.drop_pre_logits()

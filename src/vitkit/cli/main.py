@@ -31,6 +31,7 @@ COMMANDS = {
     "inspect": "inspect",
     "serve": "serve",
     "bench-serve": "bench_serve",
+    "pretrained": "pretrained",
 }
 
 

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     emb = load_embeddings(args.embeddings)
     checkpoint = args.checkpoint or emb.meta.get("checkpoint")
     embedder = None  # the checkpoint is loaded only if a query is an image file
-    if checkpoint and (args.checkpoint or os.path.exists(checkpoint)):
+    from ..hub import is_name
+
+    if checkpoint and (args.checkpoint or os.path.exists(checkpoint) or is_name(checkpoint)):
         embedder = functools.partial(embed_image_files, checkpoint, args.device)
     queries = resolve_queries(emb, args.queries, embedder)
     results = neighbors(

@@ -443,8 +443,11 @@ def checkpoint_identity(path: str) -> dict[str, object]:
 
     p = Path(path)
     weights = next((p / n for n in RUN_DIR_WEIGHTS if (p / n).is_file()), p / "config.json") if p.is_dir() else p
+    from ..hub import is_name
+
+    where = path if is_name(path) else os.path.abspath(path)  # a checkpoint name stays a name (cached file)
     return {
-        "checkpoint": os.path.abspath(path),
+        "checkpoint": where,
         "checkpoint_mtime_ns": weights.stat().st_mtime_ns if weights.exists() else None,
     }
 

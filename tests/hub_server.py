@@ -1,7 +1,8 @@
 """A local stand-in for the official checkpoint bucket: serves bytes under bucket paths on 127.0.0.1.
 
 Supports HTTP Range (206), counts the bytes it sends per path, and can misbehave on request: answer 404 or
-500, send an HTML page, drop the connection after N bytes, or hold a download after its first chunk until the test opens a gate (the concurrent-download test).
+500, send an HTML page, drop the connection after N bytes, or hold a download after its first chunk until the
+test opens a gate (the concurrent-download test).
 """
 
 from __future__ import annotations

@@ -36,9 +36,10 @@ def parse(name: str) -> Ref:
         if name.startswith(prefix):
             rest = name[len(prefix) :]
             if not rest:
-                raise HubError(
-                    f"{name!r}: expected {prefix}ID (e.g. {prefix}{'google/vit-base-patch16-224' if prefix == 'hf:' else 'vit_base_patch16_224.augreg2_in21k_ft_in1k'})"
+                example = (
+                    "google/vit-base-patch16-224" if prefix == "hf:" else "vit_base_patch16_224.augreg2_in21k_ft_in1k"
                 )
+                raise HubError(f"{name!r}: expected {prefix}ID (e.g. {prefix}{example})")
             return Ref(prefix[:-1], rest)
     return Ref("registry", name, lookup(name))
 

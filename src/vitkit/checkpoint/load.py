@@ -39,7 +39,8 @@ def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = Non
     from .. import hub
 
     if hub.is_name(path):
-        return hub.read_by_name(os.fspath(path), num_heads=num_heads)
+        got = hub.resolve(os.fspath(path))
+        return got.adopt(read_checkpoint(got.path, num_heads=num_heads or got.num_heads))
     path = Path(path)
     if not path.exists():
         raise CheckpointError(path, "no such file or directory")

@@ -8,6 +8,6 @@ and ``vitkit.load("timm:vit_small_patch16_224.augreg_in21k")`` come through here
 from .errors import HubError
 from .names import is_name, parse
 from .registry import Entry, entries, register
-from .resolve import fetch_name, read_by_name
+from .resolve import Resolved, fetch_name, resolve
 
-__all__ = ["Entry", "HubError", "entries", "fetch_name", "is_name", "parse", "read_by_name", "register"]
+__all__ = ["Entry", "HubError", "entries", "fetch_name", "is_name", "parse", "register", "resolve", "Resolved"]

@@ -1,8 +1,9 @@
-"""A checkpoint name -> a ``Checkpoint`` read from the fetched file, its architecture checked against the
-registry and its class names attached."""
+"""A checkpoint name -> the fetched file, and what the registry says of it: the architecture the file must
+have, its class names, its provenance (applied by ``Resolved.adopt`` to what the loader read)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import HubError
@@ -20,21 +21,41 @@ def fetch_name(name: str) -> Fetched:
     return fetch(parse(name))
 
 
-def read_by_name(name: str, *, num_heads: int | None = None) -> Any:
-    """The ``Checkpoint`` of a by-name checkpoint (see ``vitkit.hub``)."""
-    from ..checkpoint.load import read_checkpoint
+@dataclass(frozen=True)
+class Resolved:
+    """A by-name checkpoint fetched to a local file, with what the registry says about it.
 
+    ``vitkit.checkpoint.load`` reads ``path`` (with ``num_heads``: timm files do not store it) and hands the
+    result to ``adopt``; the hub itself never reads checkpoints, so it does not depend on the loader.
+    """
+
+    name: str
+    ref: Ref
+    got: Fetched
+
+    @property
+    def path(self) -> Any:
+        return self.got.path
+
+    @property
+    def num_heads(self) -> int | None:
+        return getattr(self.ref.entry.model_config(), "num_heads", None) if self.ref.entry is not None else None
+
+    def adopt(self, ckpt: Any) -> Any:
+        """``ckpt`` (a ``Checkpoint`` read from ``path``) checked against the registry, with class names and
+        provenance attached; a file of another architecture is refused with both named."""
+        if self.ref.entry is not None:
+            check_architecture(self.ref.entry, ckpt.config, self.got)
+        if ckpt.classes is None:
+            ckpt.classes = class_names(_label_set(self.ref), getattr(ckpt.config, "num_classes", 0))
+        ckpt.extra = {**ckpt.extra, "hub": {"name": self.name, "source": str(self.got.source)}}
+        return ckpt
+
+
+def resolve(name: str) -> Resolved:
+    """Fetch the file of ``name`` (downloaded once, cached, verified) for ``vitkit.load`` to read."""
     ref = parse(name)
-    got = fetch(ref)
-    if num_heads is None and ref.entry is not None:  # timm files do not say; the registry does
-        num_heads = getattr(ref.entry.model_config(), "num_heads", None)
-    ckpt = read_checkpoint(got.path, num_heads=num_heads)
-    if ref.entry is not None:
-        check_architecture(ref.entry, ckpt.config, got)
-    if ckpt.classes is None:
-        ckpt.classes = class_names(_label_set(ref), getattr(ckpt.config, "num_classes", 0))
-    ckpt.extra = {**ckpt.extra, "hub": {"name": name, "source": str(got.source)}}
-    return ckpt
+    return Resolved(name, ref, fetch(ref))
 
 
 def _label_set(ref: Ref) -> str:
@@ -72,4 +93,4 @@ def _describe(cfg: Any) -> str:
     return "; ".join(parts) or type(cfg).__name__
 
 
-__all__ = ["HubError", "check_architecture", "fetch_name", "read_by_name"]
+__all__ = ["HubError", "Resolved", "check_architecture", "fetch_name", "resolve"]

@@ -67,7 +67,7 @@ def entry(
         "official": {"path": official, "size": None, "sha256": None} if official else None,
         "timm": timm,
         "hf": hf,
-        "paper": PAPER.get((arch, data, res)),
+        "paper": PAPER.get((arch, data, res)) if family == "original" else None,  # AugReg is a later release
     }
 
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "neighbors": "neighbors",
     "fewshot": "fewshot",
     "inspect": "inspect",
+    "reproduce": "reproduce",
 }
 
 

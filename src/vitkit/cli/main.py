@@ -32,6 +32,7 @@ COMMANDS = {
     "serve": "serve",
     "bench-serve": "bench_serve",
     "pretrained": "pretrained",
+    "reproduce": "reproduce",
 }
 
 

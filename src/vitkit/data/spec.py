@@ -10,6 +10,7 @@ from vitkit.data.errors import DataError
 from vitkit.data.folder import ImageFolderDataset
 from vitkit.data.manifest import MANIFEST_EXTENSIONS, ManifestDataset
 from vitkit.data.shards import is_shard_spec
+from vitkit.data.subsets import nested_subset, split_subset
 from vitkit.data.webdataset import WebDataset
 
 
@@ -23,12 +24,18 @@ def open_dataset(spec: str, *, root: str | None = None, skip_bad: bool = False) 
     3. A ``.csv`` or ``.jsonl`` file: a manifest.
     4. A folder: one sub-folder per class.
 
+    Any of them followed by ``@N`` (``fashion-mnist:train@1000``): its first N images in one fixed
+    permutation, so smaller subsets are contained in larger ones (in-memory data sets only).
+
     Relative paths are taken from ``root`` when given. ``skip_bad`` makes undecodable images of
     folders, manifests and shards skipped and counted instead of raised. Opening is cheap (no
     decoding); call ``validate()`` on the result for a first-problem check before training.
     """
     if not spec:
         raise DataError("empty data spec")
+    base, n = split_subset(spec)
+    if n is not None:
+        return nested_subset(open_dataset(base, root=root, skip_bad=skip_bad), n, spec)
     if is_builtin(spec):
         return open_builtin(spec, root)
     if spec.startswith("pipe:"):

@@ -101,15 +101,17 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         spec, r = self.spec, self.recipe
         overrides = dict(spec.model_overrides)
-        if r.dropout_rate is not None:
-            overrides.setdefault("dropout_rate", r.dropout_rate)
         if spec.image_size:
             overrides["image_size"] = spec.image_size
         if spec.model is not None:
+            if r.dropout_rate is not None and hasattr(model_config(spec.model), "dropout_rate"):  # BiT has none
+                overrides.setdefault("dropout_rate", r.dropout_rate)
             model = build_model(model_config(spec.model, num_classes=len(self.classes), **overrides))
         else:
             model = load(spec.init, image_size=spec.image_size, num_classes=len(self.classes), drop_pre_logits=True)
             overrides.pop("image_size", None)
+            if r.dropout_rate is not None and hasattr(model.config, "dropout_rate"):
+                overrides.setdefault("dropout_rate", r.dropout_rate)
             if overrides:  # e.g. the recipe's dropout: rebuild with the same weights
                 state, info = model.state_dict(), model.info
                 model = build_model(model.config.replace(**overrides))

@@ -13,7 +13,7 @@ from .fewshot import run_fewshot, shot_indices
 
 
 def pool_features(
-    model: Any, data: Any, shots: list[int], seeds: int, batch_size: int
+    model: Any, data: Any, shots: list[int], seeds: int | list[int], batch_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of the training pool; only the rows the draws use are embedded when the
     labels are known without decoding (the other rows stay zero and are never read)."""

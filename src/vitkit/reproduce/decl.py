@@ -1,0 +1,70 @@
+"""What an experiment file declares, once read: the ``Experiment``, its ``RunDecl`` runs, the field names and
+kinds a file may use, and ``ExperimentError`` (shared by the reader and the validator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ConfigError
+
+BUDGETS = ("small", "full")
+KINDS = ("train", "fewshot", "inspect")
+FIGURE_KINDS = ("bar", "line", "copy")
+RUN_FIELDS = {
+    "name",
+    "kind",
+    "use",
+    "model",
+    "from",
+    "data",
+    "test",
+    "recipe",
+    "image_size",
+    "set",
+    "shots",
+    "num_images",
+    "group",
+    "x",
+    "seeded",
+    "vary",
+    "label",
+    "subset",
+}
+
+
+class ExperimentError(ConfigError):
+    """An experiment file, or the name of one, that cannot be run."""
+
+
+@dataclass(frozen=True)
+class RunDecl:
+    """One run of the grid, with the budget's values filled in."""
+
+    name: str
+    kind: str
+    fields: dict[str, Any]
+    seeded: bool = True
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+    @property
+    def parent(self) -> str | None:
+        return self.fields.get("from")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    paper: str
+    claim: str
+    metrics: list[str]
+    runs: list[RunDecl]
+    figures: list[dict[str, Any]] = field(default_factory=list)
+    budget: str = "small"
+    source: str = ""
+
+    def run(self, name: str) -> RunDecl:
+        return next(r for r in self.runs if r.name == name)

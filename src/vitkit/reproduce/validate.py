@@ -1,0 +1,97 @@
+"""Checks of an experiment before anything runs: every run names a real variant, recipe, option and data set.
+
+Nothing is loaded or trained: model configs are built (and so validated) from their fields alone,
+recipes from their presets, data specs are parsed. A problem is one ``ExperimentError`` line naming
+the file, the run and the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import ConfigError
+from ..data.builtin import BUILTIN, SPLITS, is_builtin
+from ..data.subsets import split_subset
+from ..train.spec import route_sets
+from ..variants import model_config
+from .decl import FIGURE_KINDS, Experiment, ExperimentError, RunDecl
+
+
+def validate(exp: Experiment) -> None:
+    """Raise ``ExperimentError`` at the first problem of ``exp``."""
+    if not exp.runs:
+        raise ExperimentError(f"{exp.source}: no [[run]] entries")
+    seen: dict[str, RunDecl] = {}
+    for run in exp.runs:
+        label = f"{exp.source}: run {run.name!r}"
+        try:
+            _check_run(run, seen, label)
+        except ExperimentError:
+            raise
+        except (ConfigError, TypeError, ValueError) as e:
+            raise ExperimentError(f"{label}: {e}") from None
+        seen[run.name] = run
+    for fig in exp.figures:
+        _check_figure(fig, exp)
+
+
+def _check_run(run: RunDecl, seen: dict[str, RunDecl], label: str) -> None:
+    parent = run.parent
+    if parent is not None:
+        if parent not in seen:
+            raise ExperimentError(f"{label}: from = {parent!r} is not an earlier run")
+        if run.seeded is False and seen[parent].seeded:
+            raise ExperimentError(f"{label}: an unseeded run cannot start from the seeded run {parent!r}")
+    for key in ("data", "test"):
+        if run.get(key) is not None:
+            check_data_spec(run.get(key), f"{label}: {key}")
+    if run.kind == "train":
+        _check_train(run, label)
+    elif parent is None:
+        raise ExperimentError(f"{label}: a {run.kind} run needs from = an earlier training run")
+    elif run.get("data") is None:
+        raise ExperimentError(f"{label}: a {run.kind} run needs data")
+    if run.kind == "fewshot" and (not isinstance(run.get("shots"), int) or run.get("shots") < 1 or not run.get("test")):
+        raise ExperimentError(f"{label}: a fewshot run needs shots = a positive int and test = a data spec")
+
+
+def _check_train(run: RunDecl, label: str) -> None:
+    if (run.get("model") is None) == (run.parent is None):
+        raise ExperimentError(f"{label}: give exactly one of model (from scratch) or from (fine-tune a run)")
+    if run.get("data") is None:
+        raise ExperimentError(f"{label}: a train run needs data")
+    recipe, model_kw, _ = route_sets(run.get("recipe", "pretrain"), dict(run.get("set", {})))
+    if recipe.steps is None and recipe.epochs is None:
+        raise ExperimentError(f"{label}: set steps or epochs")
+    if run.get("model") is not None:
+        size = run.get("image_size")
+        model_config(run.get("model"), num_classes=10, **model_kw, **({"image_size": size} if size else {}))
+
+
+def check_data_spec(spec: Any, label: str) -> None:
+    """Built-in names with a known split and an optional ``@N``; other specs are taken as paths."""
+    if not isinstance(spec, str) or not spec:
+        raise ExperimentError(f"{label}: expected a data spec string, got {spec!r}")
+    base, n = split_subset(spec)
+    if n is not None and n < 1:
+        raise ExperimentError(f"{label}: {spec!r}: @N must be positive")
+    name, _, split = base.partition(":")
+    if ":" in base and not is_builtin(base) and not base.startswith("pipe:"):
+        raise ExperimentError(f"{label}: {spec!r}: unknown built-in {name!r} (known: {', '.join(BUILTIN)})")
+    if is_builtin(base) and split and split not in SPLITS:
+        raise ExperimentError(f"{label}: {spec!r}: unknown split {split!r} (known: {', '.join(SPLITS)})")
+
+
+def _check_figure(fig: dict[str, Any], exp: Experiment) -> None:
+    label = f"{exp.source}: figure {fig.get('file', '?')!r}"
+    if fig.get("kind") not in FIGURE_KINDS:
+        raise ExperimentError(f"{label}: kind {fig.get('kind')!r}: expected one of {', '.join(FIGURE_KINDS)}")
+    if not str(fig.get("file", "")).endswith(".png"):
+        raise ExperimentError(f"{label}: file must be a .png name")
+    names = {r.name for r in exp.runs}
+    wanted = fig.get("runs", []) + ([fig["run"]] if "run" in fig else [])
+    missing = [n for n in wanted if n not in names]
+    if missing:
+        raise ExperimentError(f"{label}: no run named {missing[0]!r}")
+    if fig["kind"] != "copy" and not isinstance(fig.get("metric"), str):
+        raise ExperimentError(f"{label}: needs metric = a metric name")

@@ -1,0 +1,279 @@
+"""`vitkit reproduce`: experiment configs, the resumable runner over seeds, its report, figures and errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vitkit.cli.main import main
+from vitkit.data import DataError, open_dataset
+from vitkit.reproduce import ExperimentError, builtin_names, load_experiment, run_experiment
+from vitkit.reproduce.figures import pareto_front
+from vitkit.reproduce.stats import summarize
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PAPER_EXPERIMENTS = {"posemb", "data-scaling", "compute", "hires", "fewshot", "inspect", "mpp", "class-token"}
+
+TINY = """
+name = "tiny"
+claim = "a pipeline check"
+metrics = ["top1"]
+
+[templates.vit]
+model = "ViT-Ti/16"
+data = "digits:train"
+test = "digits:test"
+image_size = 8
+set = {{patch_size = 2, hidden_size = 16, num_layers = 1, num_heads = 2, mlp_dim = 32, steps = {steps}, \
+batch_size = 32, warmup_steps = 2, log_every = 2, checkpoint_every = 3}}
+
+[[run]]
+name = "cls-{{classifier}}"
+use = "vit"
+vary = {{classifier = ["gap", "token"]}}
+
+[[run]]
+name = "probe"
+kind = "fewshot"
+from = "cls-token"
+data = "digits:train"
+test = "digits:test"
+shots = 2
+
+[[figure]]
+kind = "bar"
+file = "bar.png"
+metric = "top1"
+
+[[figure]]
+kind = "line"
+file = "compute.png"
+metric = "top1"
+x = "train_flops"
+pareto = true
+"""
+
+
+def tiny(tmp_path: Path, steps: int = 4) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(steps=steps))
+    return path
+
+
+def is_png(path: Path) -> bool:
+    from PIL import Image
+
+    if path.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
+        return False
+    with Image.open(path) as im:
+        im.verify()
+    return True
+
+
+# ----------------------------------------------------------------------------------------- configs
+
+
+@pytest.mark.parametrize("budget", ["small", "full"])
+def test_every_builtin_experiment_validates(budget):
+    assert set(builtin_names()) == PAPER_EXPERIMENTS
+    for name in builtin_names():
+        exp = load_experiment(name, budget)  # parses, expands the grid, builds every model config and recipe
+        assert exp.name == name and exp.runs and exp.claim and exp.figures
+        for run in exp.runs:
+            if run.parent:
+                assert exp.runs.index(exp.run(run.parent)) < exp.runs.index(run)
+
+
+def test_posemb_grid_is_the_papers():
+    exp = load_experiment("posemb")
+    names = {r.name for r in exp.runs}
+    assert {"none", "relative", "learned_1d@stem", "learned_2d@every_layer_shared"} <= names and len(names) == 8
+    assert exp.run("learned_2d@every_layer").get("set")["posemb_at"] == "every_layer"
+
+
+def test_budgets_differ_and_subsets_are_nested_specs():
+    small, full = load_experiment("data-scaling", "small"), load_experiment("data-scaling", "full")
+    assert small.run("vit@1000").get("data") == "fashion-mnist:train@1000"
+    assert small.run("vit@1000").get("set")["steps"] < full.run("vit@1000").get("set")["steps"]
+    assert "vit@60000" in {r.name for r in full.runs} and "vit@60000" not in {r.name for r in small.runs}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ('name = "cls-{classifier}"', None),
+        ('model = "ViT-Q/16"', "unknown variant"),
+        ('from = "nowhere"', "is not an earlier run"),
+        ('data = "digits:val"', "unknown split"),
+        ("bogus = 1", "unknown field 'bogus'"),
+        ('recipe = "nope"', "unknown 'nope'"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_run(tmp_path, change, message):
+    text = TINY.format(steps=4)
+    if message is not None:
+        text = text.replace('name = "cls-{classifier}"\n', f'name = "cls-{{classifier}}"\n{change}\n', 1)
+        if change.startswith("model"):
+            text = text.replace('model = "ViT-Ti/16"\n', "", 1)
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    if message is None:
+        load_experiment(str(path))
+        return
+    with pytest.raises(ExperimentError, match=message) as e:
+        load_experiment(str(path))
+    assert "\n" not in str(e.value) and "cls-" in str(e.value)
+
+
+# ------------------------------------------------------------------------------------------ runner
+
+
+@pytest.mark.slow
+def test_runner_writes_report_and_skips_finished_runs(tmp_path):
+    exp = load_experiment(str(tiny(tmp_path)))
+    out = tmp_path / "out"
+    first = run_experiment(exp, out, seeds=2, log=lambda _: None)
+    assert (first.executed, first.skipped) == (6, 0)  # 3 runs x 2 seeds
+
+    results = json.loads((out / "results.json").read_text())
+    top1 = results["runs"]["cls-gap"]["summary"]["top1"]
+    per_seed = [r["top1"] for r in results["runs"]["cls-gap"]["per_seed"]]
+    assert top1["n"] == 2 and top1["values"] == per_seed
+    assert top1["std"] == pytest.approx(np.std(per_seed, ddof=1)) and top1["se"] == pytest.approx(top1["std"] / 2**0.5)
+    # seed 1's run is a different run than seed 0's (its own folder, its own seed in config.json)
+    assert json.loads((out / "cls-gap" / "s1" / "config.json").read_text())["seed"] == 1
+    assert results["runs"]["probe"]["summary"]["top1"]["n"] == 2
+    assert results["runs"]["cls-gap"]["summary"]["train_flops"]["mean"] > 0
+
+    table = (out / "table.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| cls-gap |"))
+    assert row.split("|")[2].strip() == "2" and f"{top1['mean']:.4f} ± {top1['std']:.4f}" in row
+    assert f"{top1['se']:.4f}" in row
+    for name in ("bar.png", "compute.png"):
+        assert is_png(out / name), name
+    assert results["figures"] == ["bar.png", "compute.png"]
+
+    again = run_experiment(exp, out, seeds=2, log=lambda _: None)
+    assert (again.executed, again.skipped) == (0, 6)
+    partial = run_experiment(exp, out, seeds=3, log=lambda _: None, report_only=True)
+    assert (partial.executed, partial.skipped) == (0, 6)
+    assert json.loads((out / "results.json").read_text())["runs"]["cls-gap"]["summary"]["top1"]["n"] == 2
+    more = run_experiment(exp, out, seeds=3, log=lambda _: None)  # a third seed runs only the third seed
+    assert (more.executed, more.skipped) == (3, 6)
+
+
+@pytest.mark.slow
+def test_a_killed_grid_goes_on_where_it_was(tmp_path, capsys):
+    config, out = tiny(tmp_path, steps=30), tmp_path / "out"
+    cmd = [sys.executable, "-m", "vitkit", "reproduce", str(config), "--seeds", "1", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # kill it once the first run has finished and the second has checkpointed part of its steps
+    while not (out / "cls-token" / "s0" / "last.pt").is_file() and time.monotonic() < deadline:
+        assert proc.poll() is None, "the grid finished before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (out / "cls-gap" / "s0" / "result.json").is_file()
+    assert not (out / "cls-token" / "s0" / "result.json").is_file()
+
+    exp = load_experiment(str(config))
+    lines: list[str] = []
+    progress = run_experiment(exp, out, seeds=1, log=lines.append)
+    assert (progress.executed, progress.skipped) == (2, 1) and lines[0].startswith("[2/3] tiny: cls-token")
+    assert "resumed" in capsys.readouterr().err  # the half-finished run went on from its own checkpoint
+    results = json.loads((out / "results.json").read_text())
+    assert all(len(r["per_seed"]) == 1 for r in results["runs"].values())
+    assert results["runs"]["cls-token"]["per_seed"][0]["steps"] == 30
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def test_list_names_every_experiment(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in PAPER_EXPERIMENTS)
+
+
+def test_unknown_experiment_names_the_closest(capsys):
+    assert main(["reproduce", "posmeb"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'posmeb'" in err and "did you mean 'posemb'" in err
+
+
+def test_bad_seeds_and_missing_name_are_errors(capsys):
+    assert main(["reproduce", "posemb", "--seeds", "0"]) == 2
+    assert main(["reproduce"]) == 2
+    assert "--list" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------- small pieces
+
+
+def test_summary_matches_numpy():
+    values = [0.81, 0.84, 0.79, 0.86]
+    s = summarize(values)
+    assert s["mean"] == pytest.approx(np.mean(values), abs=1e-15)
+    assert s["std"] == pytest.approx(np.std(values, ddof=1), abs=1e-15)
+    assert s["se"] == pytest.approx(np.std(values, ddof=1) / 2, abs=1e-15) and s["n"] == 4
+    assert summarize([0.5])["std"] is None
+
+
+def test_pareto_front_keeps_points_no_cheaper_point_beats():
+    points = [(1, 0.5), (2, 0.4), (3, 0.7), (4, 0.7), (5, 0.9)]
+    assert pareto_front(points) == [(1, 0.5), (3, 0.7), (5, 0.9)]
+
+
+def test_nested_subsets_of_a_data_set():
+    small, large, full = (open_dataset(s) for s in ("digits:train@100", "digits:train@400", "digits:train"))
+    assert len(small) == 100 and len(large) == 400
+    rows = {bytes(np.asarray(full.images[i]).tobytes()) for i in range(len(full))}
+
+    def as_set(d):
+        return {bytes(np.asarray(d.images[i]).tobytes()) for i in range(len(d))}
+
+    assert as_set(small) <= as_set(large) <= rows
+    assert len(set(small.labels.tolist())) == 10  # a random, not a sorted, prefix
+    for bad in ("digits:train@0", f"digits:train@{len(full) + 1}"):
+        with pytest.raises(DataError, match="@"):
+            open_dataset(bad)
+
+
+def test_a_diverged_run_is_recorded_not_fatal(tmp_path):
+    path = tmp_path / "hot.toml"
+    path.write_text(TINY.format(steps=4).replace("warmup_steps = 2,", "warmup_steps = 0, lr = 1e30,"))
+    out = tmp_path / "out"
+    progress = run_experiment(load_experiment(str(path)), out, seeds=1, log=lambda _: None)
+    assert progress.executed == 3
+    results = json.loads((out / "results.json").read_text())
+    assert "loss is" in results["runs"]["cls-gap"]["per_seed"][0]["error"]
+    assert results["runs"]["probe"]["per_seed"][0]["error"] == "cls-token diverged"
+    assert "Diverged" in (out / "table.md").read_text() and "cls-gap seed 0" in (out / "table.md").read_text()
+
+
+def test_a_bit_resnet_trains_under_the_pretrain_recipe(tmp_path):
+    """The recipe's dropout applies to ViTs; a BiT ResNet (no dropout option) trains under it as well."""
+    from vitkit.train import TrainSpec, get_recipe, train
+
+    recipe = get_recipe("pretrain", steps=2, epochs=None, batch_size=16, warmup_steps=1, dropout_rate=0.1)
+    resnet = {"num_layers": (1,), "width_factor": 0.25, "unit": "pre_act", "padding": "fixed", "gn_groups": 8}
+    summary = train(
+        TrainSpec(
+            out=str(tmp_path / "r"),
+            data="digits:train",
+            test="digits:test",
+            model="BiT-R50x1",
+            recipe=recipe,
+            model_overrides={"resnet": resnet},
+            image_size=16,
+        )
+    )
+    assert summary["steps"] == 2 and 0.0 <= summary["test_top1"] <= 1.0

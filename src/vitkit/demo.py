@@ -186,7 +186,7 @@ def results_table(results: dict[str, Any]) -> str:
         per_seed = " ".join(f"{t:.4f}" for t in r.get("test_top1_per_seed", []))
         top1, top5 = r.get("test_top1_mean", r["test_top1"]), r.get("test_top5_mean", r["test_top5"])
         figures = f"{top1:>7.4f} {top5:>7.4f} {r['steps']:>6} {r['seconds']:>8.1f}"
-        lines.append(f"{stage:<9} {where:<19} {figures}  {per_seed}")
+        lines.append(f"{stage:<9} {where:<19} {figures}  {per_seed}".rstrip())
     lines.append(comparison_summary(results["finetune_vs_scratch"]))
     lines.append(f"total {results['seconds']:.0f} s")
     return "\n".join(lines)

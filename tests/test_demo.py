@@ -47,3 +47,9 @@ def test_demo_quick_runs_all_three_stages(tmp_path, capsys, fashion_mnist):
 
     ft = vitkit.load(tmp_path / "demo" / "finetune")
     assert ft.config.image_size == (32, 32) and ft.classes == [str(i) for i in range(10)]
+
+
+def test_demo_without_seeds_is_refused_before_any_training(tmp_path, capsys):
+    assert main(["demo", "--seeds", "0", "--out", str(tmp_path / "demo")]) != 0
+    assert "--seeds: expected at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "demo" / "pretrain").exists()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import ConfigError
 from .train import TrainSpec, get_recipe, train
 from .use.compare import compare_seeds
 from .use.correct import correct_per_image
@@ -44,6 +45,10 @@ class DemoConfig:
     seed: int = 0  # pre-training's seed and the first of the fine-tune / scratch seeds
     seeds: int = 2  # fine-tune and scratch runs with seeds seed, seed + 1, ... (the pre-trained model is shared)
     device: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:  # checked before the ten minutes of pre-training, not after
+            raise ConfigError(f"demo --seeds: expected at least 1 fine-tune/scratch seed, got {self.seeds}")
 
     @classmethod
     def quick(cls, out: str) -> DemoConfig:

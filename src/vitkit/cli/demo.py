@@ -13,7 +13,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--finetune-steps", type=int, default=None, help="MNIST-5k steps for fine-tuning and scratch (default 1200)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="pre-training's seed and the first fine-tune/scratch seed")
+    p.add_argument(
+        "--seeds", type=int, default=None, help="fine-tune and scratch each with this many seeds (default 2)"
+    )
     p.add_argument("--device", default=None)
     p.add_argument("--quick", action="store_true", help="a seconds-long pipeline check, not a result")
 
@@ -30,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
             "pretrain_epochs": args.pretrain_epochs,
             "finetune_steps": args.finetune_steps,
             "seed": args.seed,
+            "seeds": args.seeds,
             "device": args.device,
         }.items()
         if v is not None

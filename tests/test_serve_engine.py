@@ -36,6 +36,9 @@ def test_onnxruntime_backend_matches_torch_and_a_bare_onnx_file_refuses_what_it_
     torch.testing.assert_close(ort_engine.probabilities(x), torch_engine.probabilities(x), atol=1e-5, rtol=0)
     torch.testing.assert_close(ort_engine.embeddings(x), torch_engine.embeddings(x), atol=1e-5, rtol=0)
     assert ort_engine.classes == list("abcde") and len(ort_engine.rollout_layers(x)) == 3
+    # /v1/model names the model truthfully (ModelInfo), whichever backend runs it
+    name = torch_engine.info()["name"]
+    assert name.startswith("ViT-Ti/16 (") and "hidden_size=32" in name and ort_engine.info()["name"] == name
 
     from vitkit.export import export_onnx
 

@@ -102,6 +102,7 @@ class Engine:
             "backend": self.backend,
             "config": self.config.to_dict(),
             "architecture": type(self.config).__name__,
+            "name": self.runner.info.name,  # the truthful model name (ModelInfo)
             "classes": self.classes,
             "num_classes": int(self.config.num_classes),
             "embed_dim": int(self.config.embed_dim),

@@ -144,7 +144,7 @@ async function init() {
     state.info = await res.json();
     const c = state.info.config;
     const size = state.info.transform.image_size.join("×");
-    $("model").textContent = `${state.info.checkpoint} · ${state.info.architecture} · ${state.info.num_classes} classes` +
+    $("model").textContent = `${state.info.checkpoint} · ${state.info.name} · ${state.info.num_classes} classes` +
       ` · ${size} px · ${state.info.backend}` + (c.num_layers ? ` · ${c.num_layers} layers` : "");
   } catch (e) {
     showError(`cannot read /v1/model: ${e.message}`);

@@ -23,6 +23,7 @@ import torch
 
 from ..config import BiTConfig, ConfigError, ResNetConfig
 from .errors import CheckpointError
+from .resnet_names import timm_body_to_vitkit, vitkit_body_to_timm
 
 NPZ_ROOT = "resnet/root_block/standardized_conv2d/kernel"
 _LETTER = {"a": "1", "b": "2", "c": "3"}
@@ -120,26 +121,8 @@ def timm_to_state_dict(sd: dict[str, torch.Tensor], cfg: BiTConfig) -> dict[str,
         elif key == "head.fc.bias":
             out["head.bias"] = value
         else:
-            out["body." + _timm_to_vitkit(key)] = value
+            out["body." + timm_body_to_vitkit(key)] = value
     return out
-
-
-def _timm_to_vitkit(key: str) -> str:
-    key = (
-        key.replace("stem.conv.", "conv_root.")
-        .replace(".blocks.", ".units.")
-        .replace(".downsample.conv.", ".conv_proj.")
-    )
-    return re.sub(r"\.norm(\d)\.", r".gn\1.", key)
-
-
-def _vitkit_to_timm(key: str) -> str:
-    key = (
-        key.replace("conv_root.", "stem.conv.")
-        .replace(".units.", ".blocks.")
-        .replace(".conv_proj.", ".downsample.conv.")
-    )
-    return re.sub(r"\.gn(\d)\.", r".norm\1.", key)
 
 
 # --- writers -----------------------------------------------------------------------------------
@@ -162,7 +145,7 @@ def to_timm(sd: dict[str, torch.Tensor], cfg: BiTConfig) -> dict[str, torch.Tens
         elif key == "head.bias":
             out["head.fc.bias"] = value
         else:
-            out[_vitkit_to_timm(key.removeprefix("body."))] = value
+            out[vitkit_body_to_timm(key.removeprefix("body."))] = value
     return out
 
 

@@ -1,6 +1,7 @@
 """Names of the hybrid stem's tensors: official (``block1/unit1/conv1/kernel``) and timm
 (``patch_embed.backbone.stages.0.blocks.0.conv1.weight``) -> vitkit
-(``patch_embed.backbone.stages.0.units.0.conv1.weight``)."""
+(``patch_embed.backbone.stages.0.units.0.conv1.weight``). The timm mapping below the module
+(``timm_body_to_vitkit``) serves the BiT classifier's body too."""
 
 from __future__ import annotations
 
@@ -28,12 +29,7 @@ def official_to_vitkit(key: str) -> str:
 
 def timm_to_vitkit(key: str) -> str:
     """``patch_embed.backbone.stages.0.blocks.1.norm2.weight`` -> ``...stages.0.units.1.gn2.weight``."""
-    rest = key.removeprefix(PREFIX)
-    for old, new in _TIMM_LAYER.items():
-        rest = rest.replace(old, new)
-    rest = re.sub(r"\.blocks\.", ".units.", rest)
-    rest = re.sub(r"\.norm(\d)\.", r".gn\1.", rest)
-    return PREFIX + rest
+    return PREFIX + timm_body_to_vitkit(key.removeprefix(PREFIX))
 
 
 def vitkit_to_timm(key: str) -> str:
@@ -41,9 +37,21 @@ def vitkit_to_timm(key: str) -> str:
 
     ``...stages.0.units.1.gn2.weight`` -> ``...stages.0.blocks.1.norm2.weight``.
     """
-    rest = key.removeprefix(PREFIX)
+    return PREFIX + vitkit_body_to_timm(key.removeprefix(PREFIX))
+
+
+def timm_body_to_vitkit(rest: str) -> str:
+    """A timm ``ResNetV2`` tensor name below its module (``stages.0.blocks.1.norm2.weight``) -> vitkit's
+    (``stages.0.units.1.gn2.weight``): the hybrid stem's and the BiT classifier's body alike."""
+    for old, new in _TIMM_LAYER.items():
+        rest = rest.replace(old, new)
+    rest = re.sub(r"\.blocks\.", ".units.", rest)
+    return re.sub(r"\.norm(\d)\.", r".gn\1.", rest)
+
+
+def vitkit_body_to_timm(rest: str) -> str:
+    """The inverse of ``timm_body_to_vitkit``."""
     for old, new in _TIMM_LAYER.items():
         rest = rest.replace(new, old)
     rest = re.sub(r"\.units\.", ".blocks.", rest)
-    rest = re.sub(r"\.gn(\d)\.", r".norm\1.", rest)
-    return PREFIX + rest
+    return re.sub(r"\.gn(\d)\.", r".norm\1.", rest)

@@ -21,7 +21,7 @@ from typing import Any
 
 from .config import ConfigError
 from .train import TrainSpec, get_recipe, train
-from .use.compare import compare_seeds
+from .use.compare import compare_seeds, sample_std
 from .use.correct import correct_per_image
 
 TEST = "mnist-5k:test"  # the held-out 1,000 images fine-tuning and scratch are compared on
@@ -156,7 +156,7 @@ def _seed_runs(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
         "seeds": seeds,
         "test_top1_per_seed": tops,
         "test_top1_mean": statistics.fmean(tops),
-        "test_top1_std": statistics.stdev(tops) if len(tops) > 1 else None,
+        "test_top1_std": sample_std(tops),
         "test_top5_mean": statistics.fmean(r["test_top5"] for r in runs),
         "seconds": round(sum(r["seconds"] for r in runs), 1),
         "runs": [r["run"] for r in runs],

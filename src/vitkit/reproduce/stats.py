@@ -6,13 +6,15 @@ import math
 import statistics
 from typing import Any
 
+from ..use.compare import sample_std
+
 
 def summarize(values: list[float]) -> dict[str, Any]:
     """``{"mean", "std", "se", "n", "values"}``; std is the sample std (n - 1), se = std / sqrt(n);
     with one value std and se are None (one seed measures no spread)."""
     n = len(values)
     mean = statistics.fmean(values)
-    std = statistics.stdev(values) if n > 1 else None
+    std = sample_std(values)
     return {
         "mean": mean,
         "std": std,

@@ -75,13 +75,15 @@ def paired(a: Sequence[bool], b: Sequence[bool]) -> Paired:
     )
 
 
+def sample_std(values: Sequence[float]) -> float | None:
+    """The sample standard deviation (n - 1) of per-seed figures; None for one value (one seed measures no
+    spread). The demo, the paired comparison and ``vitkit reproduce`` all report spread over seeds so."""
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
 def mean_std(values: Sequence[float]) -> dict[str, Any]:
     """Mean and sample standard deviation (None for a single value) of per-seed figures."""
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else None,
-        "seeds": len(values),
-    }
+    return {"mean": statistics.fmean(values), "std": sample_std(values), "seeds": len(values)}
 
 
 def compare_seeds(a: Sequence[Sequence[bool]], b: Sequence[Sequence[bool]]) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def compare_seeds(a: Sequence[Sequence[bool]], b: Sequence[Sequence[bool]]) -> d
         "a": mean_std([p_.top1_a for p_ in per_seed]),
         "b": mean_std([p_.top1_b for p_ in per_seed]),
         "diff": diff,
-        "diff_seeds_std": statistics.stdev([p_.diff for p_ in per_seed]) if k > 1 else None,
+        "diff_seeds_std": sample_std([p_.diff for p_ in per_seed]),
         "se": se,
         "ci95": [diff - 1.96 * se, diff + 1.96 * se],
         "p": p,

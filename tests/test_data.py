@@ -20,6 +20,7 @@ from torchvision.transforms.v2 import functional as TF
 import vitkit.data as vd
 from vitkit.config import ConfigError
 from vitkit.data import fashion_mnist
+from vitkit.data.errors import ImageTooLargeError
 from vitkit.data.splits import seeded_split
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -148,6 +149,13 @@ def test_load_image_failures_are_one_line_data_errors(tmp_path: Path) -> None:
         big = r"big.png: image too large \(2000x2000 = 4000000 pixels > limit 1000000"
         with pytest.raises(vd.DataError, match=big):
             vd.load_image(tmp_path / "big.png", max_pixels=1_000_000)
+        # both limits are one category (the server answers 413 for it, 415 for the other DataErrors)
+        for name, limit in (("bomb.png", None), ("big.png", 1_000_000)):
+            with pytest.raises(ImageTooLargeError):
+                vd.load_image(tmp_path / name, **({"max_pixels": limit} if limit else {}))
+        with pytest.raises(vd.DataError) as err:
+            vd.load_image(tmp_path / "text.png")
+        assert not isinstance(err.value, ImageTooLargeError)
     old = vd.get_max_image_pixels()
     try:
         vd.set_max_image_pixels(100)

@@ -24,7 +24,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps
 
-from vitkit.data.errors import DataError, one_line
+from vitkit.data.errors import DataError, ImageTooLargeError, one_line
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 """File name endings (lower case) that the image folder reader treats as images."""
@@ -83,7 +83,9 @@ def _decode(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:
     except DataError:
         raise
     except Image.DecompressionBombError as exc:
-        raise DataError(f"{name}: image too large, refused as a decompression bomb ({one_line(exc)})") from None
+        raise ImageTooLargeError(
+            f"{name}: image too large, refused as a decompression bomb ({one_line(exc)})"
+        ) from None
     except Image.UnidentifiedImageError:
         raise DataError(f"{name}: cannot decode image (not a recognised image format)") from None
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... per plugin
@@ -93,7 +95,7 @@ def _decode(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:
 def _check_size(im: Image.Image, name: str, limit: int) -> None:
     w, h = im.size
     if w * h > limit:
-        raise DataError(
+        raise ImageTooLargeError(
             f"{name}: image too large ({w}x{h} = {w * h} pixels > limit {limit}; "
             "raise it with vitkit.data.set_max_image_pixels)"
         )

@@ -13,6 +13,10 @@ class DataError(VitkitError):
     """
 
 
+class ImageTooLargeError(DataError):
+    """An image with more pixels than the limit (a decompression bomb, or a photo past the set maximum)."""
+
+
 def one_line(exc: BaseException, limit: int = 200) -> str:
     """``exc`` as a short single-line reason, for embedding in a DataError message."""
     text = " ".join(str(exc).split()) or type(exc).__name__

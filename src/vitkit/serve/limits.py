@@ -14,6 +14,7 @@ from PIL import Image
 
 from ..data import DataError
 from ..data.decode import decode_image
+from ..data.errors import ImageTooLargeError
 from .errors import RequestError
 
 READ_CHUNK = 1 << 16
@@ -57,8 +58,7 @@ def decode_upload(data: bytes, name: str, limits: Limits) -> Image.Image:
     try:
         return decode_image(data, name, max_pixels=limits.max_pixels)
     except DataError as e:
-        status = 413 if "too large" in str(e) else 415
-        raise RequestError(status, str(e)) from None
+        raise RequestError(413 if isinstance(e, ImageTooLargeError) else 415, str(e)) from None
 
 
 def check_k(k: int, limits: Limits) -> int:

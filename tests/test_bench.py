@@ -6,13 +6,13 @@ import json
 import pytest
 import torch
 
-from vitkit.bench import Options, format_table, make_cases, run_bench, summary, write_json
-from vitkit.bench.cases import SHAPES
+from vitkit.bench.cases import SHAPES, make_cases
 from vitkit.bench.memory import measure
 from vitkit.bench.peers import build
-from vitkit.bench.run import distinct
+from vitkit.bench.report import format_table, summary, write_json
+from vitkit.bench.run import distinct, run_bench
 from vitkit.bench.timing import Contender, alternate
-from vitkit.bench.workload import plan
+from vitkit.bench.workload import Options, plan
 from vitkit.cli.main import main
 
 FAST = dict(warmup=1, min_sample_s=0.01, memory=False, pipeline=False, matmul_n=256)

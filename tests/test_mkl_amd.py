@@ -129,13 +129,15 @@ def test_describe_names_the_kernels_and_why():
 
 
 def test_the_cli_entry_enables_before_anything_imports_torch():
-    """On any machine: ``vitkit.cli.main`` imports no torch, and ``main`` calls ``enable()`` while torch is
-    still unloaded (so that where the library applies, MKL binds to it)."""
+    """On any machine: ``vitkit.cli.main`` and its parser import no torch, and ``main`` calls ``enable()``
+    while torch is still unloaded (so that where the library applies, MKL binds to it)."""
     code = """
 import json, sys
 import vitkit.cli.main as cli
 import vitkit.mkl_amd as m
 seen = {"after_import": "torch" in sys.modules}
+cli.build_parser()  # every subcommand's arguments: cheap, and no torch (vitkit --help, vitkit pretrained)
+seen["after_parser"] = "torch" in sys.modules
 real = m.enable
 def spy():
     seen["torch_at_enable"] = "torch" in sys.modules
@@ -145,4 +147,5 @@ code = cli.main(["info", "/nonexistent/model.npz"])
 print(json.dumps({**seen, "code": code, "torch_after": "torch" in sys.modules}))
 """
     out = _probe(code)
-    assert out == {"after_import": False, "torch_at_enable": False, "code": 2, "torch_after": True}, out
+    want = {"after_import": False, "after_parser": False, "torch_at_enable": False, "code": 2, "torch_after": True}
+    assert out == want, out

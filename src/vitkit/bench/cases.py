@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Mode = Literal["infer", "train"]
+# the contenders ``vitkit bench`` times by default (``--libraries``)
+DEFAULT_LIBRARIES = ("vitkit", "vitkit-eager", "timm", "torchvision", "transformers-sdpa", "transformers-eager")
 
 
 @dataclass(frozen=True)

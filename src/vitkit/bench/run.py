@@ -27,7 +27,7 @@ import torch
 from .. import accel, mkl_amd
 from ..config import ViTConfig
 from ..flops import count_macs
-from .cases import SHAPES, Case, Shape
+from .cases import DEFAULT_LIBRARIES, SHAPES, Case, Shape
 from .matmul_peak import matmul_gflops
 from .memory import measure
 from .timing import Stats, alternate
@@ -35,7 +35,6 @@ from .worker import PeerProcess, RemoteWorkload, WorkerError, build_remote
 from .workload import VITKIT_VARIANTS, Options, Workload, make_workload, plan
 
 SCHEMA = "vitkit.bench/1"
-DEFAULT_LIBRARIES = ("vitkit", "vitkit-eager", "timm", "torchvision", "transformers-sdpa", "transformers-eager")
 Progress = Callable[[str], None]
 
 

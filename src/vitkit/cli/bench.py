@@ -20,7 +20,7 @@ def _names(text: str) -> list[str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..bench import DEFAULT_LIBRARIES
+    from ..bench.cases import DEFAULT_LIBRARIES
 
     p.add_argument(
         "--models",
@@ -82,7 +82,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import Options, format_table, make_cases, run_bench, write_json
+    from ..bench.cases import make_cases
+    from ..bench.report import format_table, write_json
+    from ..bench.run import run_bench
+    from ..bench.workload import Options
 
     matmul_n = 2048
     if args.quick:

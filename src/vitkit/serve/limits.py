@@ -12,9 +12,6 @@ from typing import Any
 
 from PIL import Image
 
-from ..data import DataError
-from ..data.decode import decode_image
-from ..data.errors import ImageTooLargeError
 from .errors import RequestError
 
 READ_CHUNK = 1 << 16
@@ -55,6 +52,9 @@ async def read_upload(upload: Any, limits: Limits) -> bytes:
 
 def decode_upload(data: bytes, name: str, limits: Limits) -> Image.Image:
     """Decode an upload to RGB (``vitkit.data.decode_image``): too many pixels is 413, anything else 415."""
+    from ..data.decode import decode_image  # deferred: the CLI's parser reads Limits without torch
+    from ..data.errors import DataError, ImageTooLargeError
+
     try:
         return decode_image(data, name, max_pixels=limits.max_pixels)
     except DataError as e:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -192,6 +193,88 @@ def test_a_killed_grid_goes_on_where_it_was(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert all(len(r["per_seed"]) == 1 for r in results["runs"].values())
     assert results["runs"]["cls-token"]["per_seed"][0]["steps"] == 30
+
+
+def test_a_worker_skips_runs_claimed_by_another_and_waits_for_them(tmp_path):
+    """Another worker (here: this test) holds cls-gap's claim: the worker runs the rest, then waits for it."""
+    import threading
+
+    from vitkit.reproduce.claims import claim, claim_path
+    from vitkit.reproduce.runner import work
+
+    exp, out = load_experiment(str(tiny(tmp_path))), tmp_path / "out"
+    lines: list[str] = []
+    done: list[int] = []
+    with claim(claim_path(out, "cls-gap", 0)) as mine:
+        assert mine
+        worker = threading.Thread(target=lambda: done.append(work(exp, out, 1, None, lines.append, poll=0.05)))
+        worker.start()
+        probe = out / "probe" / "s0" / "result.json"
+        deadline = time.monotonic() + 120
+        while not probe.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert probe.is_file() and worker.is_alive()  # it ran cls-token and its probe, and waits for cls-gap
+        with claim(claim_path(out, "cls-token", 0)) as free:
+            assert free  # the worker released the claims of the runs it finished
+        # the holder of cls-gap's claim finishes it: the worker sees the result and stops
+        (out / "cls-gap" / "s0").mkdir(parents=True)
+        (out / "cls-gap" / "s0" / "result.json").write_text('{"top1": 0.5}')
+        worker.join(60)
+    assert done == [2] and [line.split(":")[1] for line in lines] == [" cls-token seed 0", " probe seed 0"]
+    assert lines[0].startswith("[2/3]")
+
+
+def test_a_claim_is_released_when_its_holder_is_killed(tmp_path):
+    from vitkit.reproduce.claims import claim
+
+    path = tmp_path / ".claims" / "run" / "s0.lock"
+    path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from filelock import FileLock; import time; lock = FileLock({str(path)!r}); lock.acquire(); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    with claim(path) as mine:
+        assert not mine
+    holder.kill()
+    holder.wait()
+    with claim(path) as mine:
+        assert mine
+
+
+@pytest.mark.slow
+def test_two_worker_processes_run_each_run_once(tmp_path, capfd):
+    exp, out = load_experiment(str(tiny(tmp_path, steps=20))), tmp_path / "out"
+    progress = run_experiment(exp, out, seeds=2, workers=2, log=lambda _: None)
+    assert (progress.executed, progress.skipped) == (6, 0)  # no run executed twice, none left out
+    logged = [line for line in capfd.readouterr().out.splitlines() if "] tiny: " in line]
+    assert len(logged) == 6 and {line.split()[0] for line in logged} <= {"w0", "w1"}
+    results = json.loads((out / "results.json").read_text())
+    assert all(r["summary"]["top1"]["n"] == 2 for r in results["runs"].values())
+    assert all(r["per_seed"][0]["steps"] == 20 for name, r in results["runs"].items() if name != "probe")
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_are_grid_workers(tmp_path):
+    config, out = tiny(tmp_path, steps=10), tmp_path / "out"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0"]
+    cmd += ["-m", "vitkit", "reproduce", str(config), "--seeds", "2", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    executed = [int(m) for m in re.findall(r"(\d+) run\(s\) executed", proc.stdout)]
+    executed += [int(m) for m in re.findall(r"rank 1 executed (\d+) run", proc.stdout)]
+    assert sum(executed) == 6 and len(executed) == 2, proc.stdout
+    results = json.loads((out / "results.json").read_text())  # rank 0's report: every run, both seeds
+    assert all(r["summary"]["top1"]["n"] == 2 for r in results["runs"].values())
+    # the ranks' trainings ran as single processes, not as one distributed job
+    assert json.loads((out / "cls-gap" / "s1" / "result.json").read_text())["steps"] == 10
 
 
 # --------------------------------------------------------------------------------------------- CLI

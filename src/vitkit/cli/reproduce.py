@@ -20,11 +20,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="output folder (default runs/reproduce/NAME)")
     p.add_argument("--report", action="store_true", help="run nothing: write the report of the runs finished so far")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the grid in N processes (each cores/N threads); under torchrun every rank is one worker",
+    )
     p.add_argument("--device", default=None)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..reproduce import ExperimentError, builtin_names, load_experiment, run_experiment
+    from ..reproduce.workers import as_grid_worker, torchrun_rank
 
     if args.list:
         for name in builtin_names():
@@ -35,9 +42,28 @@ def run(args: argparse.Namespace) -> int:
         raise ExperimentError("reproduce: give an experiment name (see vitkit reproduce --list)")
     if args.seeds < 1:
         raise ExperimentError(f"--seeds: expected a positive int, got {args.seeds}")
+    if args.workers < 1:
+        raise ExperimentError(f"--workers: expected a positive int, got {args.workers}")
+    rank = torchrun_rank()
+    if rank is not None and args.workers > 1:
+        raise ExperimentError("--workers: under torchrun every rank is one worker (use --nproc_per_node)")
     exp = load_experiment(args.name, args.budget)
     out = args.out or f"runs/reproduce/{exp.name}"
-    progress = run_experiment(exp, out, args.seeds, args.device, report_only=args.report)
+    if rank is not None:
+        as_grid_worker()  # the ranks share the grid through its claims; their trainings are one-process runs
+    progress = run_experiment(
+        exp,
+        out,
+        args.seeds,
+        args.device,
+        report_only=args.report,
+        workers=args.workers,
+        tag=f"rank {rank[0]} " if rank else "",
+        report=rank is None or rank[0] == 0,
+    )
+    if rank is not None and rank[0] != 0:
+        print(f"{exp.name}: rank {rank[0]} executed {progress.executed} run(s); rank 0 writes the report")
+        return 0
     print(
         f"{exp.name}: {progress.executed} run(s) executed, {progress.skipped} already finished, "
         f"{progress.seconds:.0f} s; report in {out}/table.md"

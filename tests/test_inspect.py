@@ -13,9 +13,11 @@ from vitkit.config import BiTConfig, ResNetConfig
 from vitkit.inspect import (
     attention_distance_for,
     attention_rollout,
+    attention_statistics,
     embedding_filters,
     inspect_model,
     mean_attention_distance,
+    mean_attention_entropy,
     pixels_per_token,
     position_similarity,
     rollout_maps,
@@ -65,6 +67,30 @@ def test_one_hot_attention_at_a_fixed_offset_gives_that_offset():
     dist = mean_attention_distance([att], (gh, gw), (py, px), prefix)
     expected_head1 = ((gh - 1) * py + (gh - 1) * py) / gh  # (gh-1) rows step 1 down, one wraps gh-1 up
     np.testing.assert_allclose(dist, [[2 * px, expected_head1]], rtol=1e-12)
+
+
+def test_attention_entropy_is_one_for_even_attention_and_zero_for_one_patch():
+    gh, gw, prefix = 3, 4, 1
+    n, t = gh * gw, prefix + gh * gw
+    even = torch.full((2, 2, t, t), 1.0 / t)
+    one = torch.zeros(1, 2, t, t)
+    one[..., 0] = 0.5  # half on the class token: dropped and renormalised away
+    one[..., prefix + 5] = 0.5
+    two = torch.zeros(1, 1, t, t)
+    two[..., prefix + 1], two[..., prefix + 7] = 0.25, 0.75
+    expected_two = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75)) / math.log(n)
+    np.testing.assert_allclose(mean_attention_entropy([even, one], prefix), [[1, 1], [0, 0]], atol=1e-12)
+    np.testing.assert_allclose(mean_attention_entropy([two], prefix), [[expected_two]], rtol=1e-12)
+
+
+def test_attention_statistics_of_a_model_carry_the_uniform_reference():
+    vit, images = small(patch_size=8).eval(), torch.randn(3, 3, 32, 32)
+    stats = attention_statistics(vit, images, batch_size=2)
+    assert stats["distance"].shape == stats["entropy"].shape == (2, 4)
+    assert ((stats["entropy"] > 0) & (stats["entropy"] <= 1 + 1e-9)).all()
+    np.testing.assert_allclose(stats["distance"], attention_distance_for(vit, images, batch_size=3), rtol=1e-6)
+    even = torch.full((1, 1, 17, 17), 1.0 / 17)  # a 4x4 grid of 8 px patches and one class token
+    assert stats["uniform_distance"] == pytest.approx(mean_attention_distance([even], (4, 4), 8, 1)[0, 0], rel=1e-12)
 
 
 def test_attention_distance_for_a_model_uses_patch_and_stem_pixels():
@@ -183,6 +209,8 @@ def test_inspect_model_writes_every_figure_and_the_numbers(tmp_path):
     assert np.array(data["position_similarity"]["similarity"]).shape == (8, 8, 8, 8)
     assert np.array(data["attention_distance"]["per_head"]).shape == (2, 4)
     assert len(data["attention_distance"]["per_layer_mean"]) == 2
+    assert np.array(data["attention_distance"]["entropy_per_head"]).shape == (2, 4)
+    assert data["attention_distance"]["uniform"] > 0
     assert np.array(data["attention_rollout"]["maps"]).shape == (4, 8, 8)
 
 

@@ -1,15 +1,17 @@
 """Inspecting a trained ViT (paper §4.5, appendix D.7-D.8): the figures of the paper's §7 as functions.
 
 One idea per file: ``filters`` (principal components of the patch projection), ``posemb_similarity``
-(cosine similarity of position embeddings), ``attention_distance`` (how far each head looks),
+(cosine similarity of position embeddings), ``attention_distance`` (how far and how spread each head looks),
 ``rollout`` (attention maps over the image), ``report`` (all four to PNGs and a JSON).
 Every function returns numpy arrays; every ``plot_*`` writes a PNG without touching pyplot's state.
 """
 
 from .attention_distance import (
     attention_distance_for,
+    attention_statistics,
     iter_attention,
     mean_attention_distance,
+    mean_attention_entropy,
     patch_distances,
     pixels_per_token,
     plot_attention_distance,
@@ -22,10 +24,12 @@ from .rollout import attention_rollout, plot_rollout, rollout_grid, rollout_maps
 __all__ = [
     "attention_distance_for",
     "attention_rollout",
+    "attention_statistics",
     "embedding_filters",
     "inspect_model",
     "iter_attention",
     "mean_attention_distance",
+    "mean_attention_entropy",
     "patch_distances",
     "pixels_per_token",
     "plot_attention_distance",

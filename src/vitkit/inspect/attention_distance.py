@@ -12,8 +12,10 @@ distance shrinks towards 0) although it says nothing about distance.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,17 +94,48 @@ def iter_attention(
         model.train(was_training)
 
 
+def attention_statistics(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 32) -> dict[str, Any]:
+    """How far and how spread each head looks, over ``images`` (B, C, H, W), already transformed.
+
+    ``distance``: mean attention distance ``(L, H)`` in pixels; ``entropy``: mean entropy of a query's
+    attention over the patches ``(L, H)``, divided by its maximum log(N) (1: spread evenly, 0: one patch);
+    ``uniform_distance``: the distance a head spreading its attention evenly would have (the grid's mean
+    pairwise distance). A head can be non-local without being uniform: it attends by content.
+    """
+    dist_total, ent_total, count, grid = None, None, 0, None
+    for attentions, grid in iter_attention(model, images, batch_size, what="attention_statistics"):
+        b = attentions[0].shape[0]
+        prefix = model.config.num_prefix_tokens
+        dist = mean_attention_distance(attentions, grid, pixels_per_token(model), prefix) * b
+        ent = mean_attention_entropy(attentions, prefix) * b
+        dist_total = dist if dist_total is None else dist_total + dist
+        ent_total = ent if ent_total is None else ent_total + ent
+        count += b
+    if dist_total is None:
+        raise ValueError("attention_statistics: no images given")
+    uniform = float(patch_distances(grid, pixels_per_token(model)).mean())
+    return {"distance": dist_total / count, "entropy": ent_total / count, "uniform_distance": uniform}
+
+
 def attention_distance_for(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 32) -> np.ndarray:
     """Mean attention distance ``(L, H)`` of ``model`` over ``images`` (B, C, H, W), already transformed."""
-    total, count = None, 0
-    for attentions, grid in iter_attention(model, images, batch_size, what="attention_distance_for"):
-        b = attentions[0].shape[0]
-        dist = mean_attention_distance(attentions, grid, pixels_per_token(model), model.config.num_prefix_tokens)
-        total = dist * b if total is None else total + dist * b
-        count += b
-    if total is None:
+    if len(images) == 0:
         raise ValueError("attention_distance_for: no images given")
-    return total / count
+    return attention_statistics(model, images, batch_size)["distance"]
+
+
+def mean_attention_entropy(attentions: Sequence[torch.Tensor | np.ndarray], num_prefix: int) -> np.ndarray:
+    """Entropy of each query's attention over the patch tokens, over log(N), per layer and head ``(L, H)``.
+
+    Prefix rows and columns are dropped and the rest renormalised, as for the distance.
+    """
+    out = []
+    for a in attentions:
+        att = torch.as_tensor(a).detach().cpu().double()[..., num_prefix:, num_prefix:]
+        att = att / att.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+        entropy = -(att * att.clamp_min(1e-300).log()).sum(dim=-1)  # (B, H, N); 0 log 0 = 0
+        out.append((entropy / math.log(att.shape[-1])).mean(dim=(0, 2)).numpy())
+    return np.stack(out)
 
 
 def plot_attention_distance(dist: np.ndarray, path: str | Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..models.vit import VisionTransformer
-from .attention_distance import attention_distance_for, pixels_per_token, plot_attention_distance
+from .attention_distance import attention_statistics, pixels_per_token, plot_attention_distance
 from .filters import embedding_filters, plot_filters
 from .posemb_similarity import plot_position_similarity, position_similarity
 from .rollout import plot_rollout, rollout_grid, upsample_maps
@@ -48,7 +48,8 @@ def _position_similarity(model: VisionTransformer, out: Path) -> dict[str, Any]:
 
 
 def _attention_distance(model: VisionTransformer, images: torch.Tensor, out: Path, batch_size: int) -> dict[str, Any]:
-    dist = attention_distance_for(model, images, batch_size)
+    stats = attention_statistics(model, images, batch_size)
+    dist, entropy = stats["distance"], stats["entropy"]
     plot_attention_distance(dist, out / FILES["attention_distance"])
     return {
         "file": FILES["attention_distance"],
@@ -56,6 +57,9 @@ def _attention_distance(model: VisionTransformer, images: torch.Tensor, out: Pat
         "num_images": len(images),
         "per_head": dist.tolist(),
         "per_layer_mean": dist.mean(axis=1).tolist(),
+        "uniform": stats["uniform_distance"],
+        "entropy_per_head": entropy.tolist(),
+        "entropy_note": "entropy of a query's attention over the patches / log(number of patches): 1 = even",
     }
 
 

@@ -107,7 +107,11 @@ def _inspect(run: RunDecl, folder: Path, parent: Path | None, device: str | None
     sources = first_images(open_dataset(run.get("data")), int(run.get("num_images", 128)))
     images, views, _ = load_views(sources, cfg)
     report = inspect_model(model, images, folder, original_images=views)
-    per_head = report["attention_distance"]["per_head"]
+    section = report["attention_distance"]
+    per_head = section["per_head"]
     metrics: dict[str, Any] = {f"attn_dist_l{i}": statistics.fmean(heads) for i, heads in enumerate(per_head)}
     metrics["attn_dist_l0_max"], metrics["attn_dist_l0_min"] = max(per_head[0]), min(per_head[0])
+    metrics["attn_dist_uniform"] = section["uniform"]
+    for i, heads in enumerate(section["entropy_per_head"]):
+        metrics[f"attn_entropy_l{i}"] = statistics.fmean(heads)
     return metrics

@@ -22,6 +22,7 @@ from vitkit.inspect import (
     position_similarity,
     rollout_maps,
     rollout_matrix,
+    similarity_by_relation,
 )
 
 SMALL = dict(image_size=32, patch_size=4, hidden_size=64, num_layers=2, num_heads=4, mlp_dim=128, num_classes=10)
@@ -181,6 +182,27 @@ def test_sincos_neighbours_are_more_similar_than_far_positions():
             ]
             far = [sim[r, c, r2, c2] for r2 in range(8) for c2 in range(8) if abs(r2 - r) + abs(c2 - c) >= 5]
             assert min(near) > max(far)
+
+
+def test_similarity_by_relation_averages_the_right_pairs():
+    gh, gw = 3, 4
+    sim = np.zeros((gh, gw, gh, gw))
+    neighbours, mirror, far = [], [], []
+    for r1, c1, r2, c2 in np.ndindex(sim.shape):
+        if (r1, c1) == (r2, c2):
+            sim[r1, c1, r2, c2] = 1.0
+            continue
+        value = r1 * 1000 + c1 * 100 + r2 * 10 + c2  # every pair its own value: the means say which were taken
+        sim[r1, c1, r2, c2] = value
+        if abs(r1 - r2) + abs(c1 - c2) == 1:
+            neighbours.append(value)
+        if r1 == r2 and c2 == gw - 1 - c1:
+            mirror.append(value)
+        if math.hypot(r1 - r2, c1 - c2) >= 2:
+            far.append(value)
+    got = similarity_by_relation(sim)
+    assert len(neighbours) == 2 * (gh * (gw - 1) + gw * (gh - 1)) and len(mirror) == gh * gw
+    assert got == pytest.approx({"neighbours": np.mean(neighbours), "mirror": np.mean(mirror), "far": np.mean(far)})
 
 
 @pytest.mark.parametrize("posemb", ["none", "relative"])

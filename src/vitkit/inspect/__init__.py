@@ -17,7 +17,7 @@ from .attention_distance import (
     plot_attention_distance,
 )
 from .filters import embedding_filters, plot_filters
-from .posemb_similarity import plot_position_similarity, position_similarity
+from .posemb_similarity import plot_position_similarity, position_similarity, similarity_by_relation
 from .report import inspect_model
 from .rollout import attention_rollout, plot_rollout, rollout_grid, rollout_maps, rollout_matrix, upsample_maps
 
@@ -40,5 +40,6 @@ __all__ = [
     "rollout_grid",
     "rollout_maps",
     "rollout_matrix",
+    "similarity_by_relation",
     "upsample_maps",
 ]

@@ -37,6 +37,26 @@ def position_similarity(model: torch.nn.Module, index: int = 0) -> np.ndarray:
     return (unit @ unit.T).reshape(*grid, *grid)
 
 
+def similarity_by_relation(sim: np.ndarray) -> dict[str, float]:
+    """Mean cosine similarity of position pairs by how they relate on the grid: the figure as numbers.
+
+    ``neighbours``: pairs one step apart (up, down, left, right); ``far``: pairs at least half the grid's
+    longer side apart (Euclidean, in patches); ``mirror``: a patch and its left-right mirror in the same row
+    (a model trained with horizontal flips sees the same content at both half of the time).
+    """
+    gh, gw = sim.shape[:2]
+    r1, c1, r2, c2 = (a.reshape(-1) for a in np.indices(sim.shape))
+    values = sim.reshape(-1)
+    same = (r1 == r2) & (c1 == c2)
+    dist = np.hypot(r1 - r2, c1 - c2)
+    masks = {
+        "neighbours": np.abs(r1 - r2) + np.abs(c1 - c2) == 1,
+        "far": (dist >= max(gh, gw) / 2) & ~same,
+        "mirror": (r1 == r2) & (c2 == gw - 1 - c1) & (c1 != c2),
+    }
+    return {name: float(values[m].mean()) if m.any() else float("nan") for name, m in masks.items()}
+
+
 def _mosaic(sim: np.ndarray, gap: int = 1) -> np.ndarray:
     """Lay the (gh, gw) tiles of (gh, gw) pixels side by side, separated by NaN (drawn blank)."""
     gh, gw = sim.shape[:2]

@@ -17,7 +17,7 @@ import torch
 from ..models.vit import VisionTransformer
 from .attention_distance import attention_statistics, pixels_per_token, plot_attention_distance
 from .filters import embedding_filters, plot_filters
-from .posemb_similarity import plot_position_similarity, position_similarity
+from .posemb_similarity import plot_position_similarity, position_similarity, similarity_by_relation
 from .rollout import plot_rollout, rollout_grid, upsample_maps
 
 FILES = {
@@ -41,7 +41,12 @@ def _position_similarity(model: VisionTransformer, out: Path) -> dict[str, Any]:
         return {"skipped": f"posemb={model.config.posemb!r} has no additive position embeddings"}
     sim = position_similarity(model)
     plot_position_similarity(sim, out / FILES["position_similarity"])
-    section = {"file": FILES["position_similarity"], "grid": list(sim.shape[:2]), "similarity": sim.tolist()}
+    section = {
+        "file": FILES["position_similarity"],
+        "grid": list(sim.shape[:2]),
+        "by_relation": similarity_by_relation(sim),
+        "similarity": sim.tolist(),
+    }
     if model.config.posemb_at == "every_layer":
         section["note"] = "one set per layer; this is the first layer's"
     return section

@@ -114,4 +114,6 @@ def _inspect(run: RunDecl, folder: Path, parent: Path | None, device: str | None
     metrics["attn_dist_uniform"] = section["uniform"]
     for i, heads in enumerate(section["entropy_per_head"]):
         metrics[f"attn_entropy_l{i}"] = statistics.fmean(heads)
+    for relation, value in report["position_similarity"].get("by_relation", {}).items():
+        metrics[f"posemb_sim_{relation}"] = value
     return metrics

@@ -224,6 +224,16 @@ def test_a_worker_skips_runs_claimed_by_another_and_waits_for_them(tmp_path):
     assert lines[0].startswith("[2/3]")
 
 
+def test_parents_first_starts_every_seeds_pretraining_before_the_rest(tmp_path):
+    from vitkit.reproduce.runner import work
+
+    exp, lines = load_experiment(str(tiny(tmp_path, steps=2))), []
+    assert work(exp, tmp_path / "out", 2, None, lines.append, parents_first=True) == 6
+    order = [line.split(": ")[1] for line in lines]
+    assert order[:2] == ["cls-token seed 0", "cls-token seed 1"]  # probe's from-run, both seeds
+    assert order[2:] == ["cls-gap seed 0", "probe seed 0", "cls-gap seed 1", "probe seed 1"]
+
+
 def test_a_claim_is_released_when_its_holder_is_killed(tmp_path):
     from vitkit.reproduce.claims import claim
 

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         tag=f"rank {rank[0]} " if rank else "",
         report=rank is None or rank[0] == 0,
+        parents_first=rank is not None,
     )
     if rank is not None and rank[0] != 0:
         print(f"{exp.name}: rank {rank[0]} executed {progress.executed} run(s); rank 0 writes the report")

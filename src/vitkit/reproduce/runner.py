@@ -56,13 +56,15 @@ def run_experiment(
     workers: int = 1,
     tag: str = "",
     report: bool = True,
+    parents_first: bool = False,
 ) -> Progress:
     """Run every (run, seed) of ``exp`` under ``out`` that is not finished yet, then write the report.
 
     ``report_only``: run nothing; write the report of the runs finished so far (a grid cut short).
     ``workers``: run the grid in that many processes at once (each with its share of the CPU threads).
     ``tag`` prefixes the progress lines; ``report=False`` leaves the report to another worker (a torchrun
-    rank other than 0: every rank returns only once the whole grid is finished).
+    rank other than 0: every rank returns only once the whole grid is finished); ``parents_first``: see
+    ``work`` (set for each of several workers; ``workers > 1`` sets it for its own).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,7 @@ def run_experiment(
 
             progress.executed = run_in_processes(exp, out, seeds, device, workers, log)
         else:
-            progress.executed = work(exp, out, seeds, device, log, tag)
+            progress.executed = work(exp, out, seeds, device, log, tag, parents_first=parents_first)
     progress.seconds = round(time.perf_counter() - t0, 1)
     if report:
         write_report(exp, out, seeds, progress, collect(exp, out, seeds))
@@ -93,17 +95,23 @@ def work(
     log: Callable[[str], None] = print,
     tag: str = "",
     poll: float = 0.5,
+    parents_first: bool = False,
 ) -> int:
     """One worker's share of the grid: returns how many runs it executed, once every run is finished.
 
     It takes the first run in plan order that is not finished, whose ``from`` run is finished, and that no
     other worker has claimed (``claims``); after each run it starts from the top again, so the grid keeps
     its order (seed 0 first). With nothing to take while others still run, it waits for them.
+    ``parents_first`` (several workers): runs that others start ``from`` come before the rest, so that the
+    long pre-trainings of later seeds start while other workers fine-tune the earlier ones.
     """
     plan = planned(exp, seeds)
+    parents = {run.parent for run in exp.runs if run.parent}
     executed = 0
     while True:
         pending = [(i, run, seed) for i, (run, seed) in enumerate(plan, 1) if not _done(out, run, seed)]
+        if parents_first:
+            pending.sort(key=lambda job: (job[1].name not in parents, job[0]))
         if not pending:
             return executed
         for i, run, seed in pending:

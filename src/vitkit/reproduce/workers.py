@@ -7,6 +7,7 @@ one two-thread process (less time waiting on each other in small matrix products
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -88,7 +89,8 @@ def _worker(exp: Experiment, out: Path, seeds: int, device: str | None, threads:
 
     torch.set_num_threads(threads)
     try:
-        executed = work(exp, out, seeds, device, log=lambda line: print(line, flush=True), tag=f"w{index} ")
+        log = functools.partial(print, flush=True)
+        executed = work(exp, out, seeds, device, log, tag=f"w{index} ", parents_first=True)
     except VitkitError as e:
         send.send(("error", str(e)))
     except BaseException as e:  # the traceback goes to stderr; the parent reports the worker and the error

@@ -290,10 +290,13 @@ def test_torchrun_ranks_are_grid_workers(tmp_path):
 # --------------------------------------------------------------------------------------------- CLI
 
 
-def test_list_names_every_experiment(capsys):
+def test_list_names_every_experiment_with_its_size(capsys):
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in PAPER_EXPERIMENTS)
+    assert main(["reproduce", "--list", "--budget", "full"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("hires "))
+    assert row.split()[2:4] == ["3", str(5600 + 2 * 1200)]  # pre-training + two fine-tunings per seed
 
 
 def test_unknown_experiment_names_the_closest(capsys):

@@ -34,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from ..reproduce.workers import as_grid_worker, torchrun_rank
 
     if args.list:
+        print(f"{'name':<14} {'paper':<22} {'runs':>4} {'steps/seed':>10}  ({args.budget} budget)")
         for name in builtin_names():
-            exp = load_experiment(name)
-            print(f"{name:<14} {exp.paper:<24} {exp.title}")
+            exp = load_experiment(name, args.budget)
+            steps = exp.training_steps()
+            print(f"{name:<14} {exp.paper:<22} {len(exp.runs):>4} {steps if steps else '?':>10}  {exp.title}")
         return 0
     if not args.name:
         raise ExperimentError("reproduce: give an experiment name (see vitkit reproduce --list)")

@@ -68,3 +68,8 @@ class Experiment:
 
     def run(self, name: str) -> RunDecl:
         return next(r for r in self.runs if r.name == name)
+
+    def training_steps(self) -> int | None:
+        """Training steps of one seed's grid (None if a training run leaves its steps to its recipe)."""
+        steps = [r.get("set", {}).get("steps") for r in self.runs if r.kind == "train"]
+        return None if any(s is None for s in steps) else sum(int(s) for s in steps)

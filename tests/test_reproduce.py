@@ -200,7 +200,7 @@ def test_a_worker_skips_runs_claimed_by_another_and_waits_for_them(tmp_path):
     import threading
 
     from vitkit.reproduce.claims import claim, claim_path
-    from vitkit.reproduce.runner import work
+    from vitkit.reproduce.grid import work
 
     exp, out = load_experiment(str(tiny(tmp_path))), tmp_path / "out"
     lines: list[str] = []
@@ -225,7 +225,7 @@ def test_a_worker_skips_runs_claimed_by_another_and_waits_for_them(tmp_path):
 
 
 def test_parents_first_starts_every_seeds_pretraining_before_the_rest(tmp_path):
-    from vitkit.reproduce.runner import work
+    from vitkit.reproduce.grid import work
 
     exp, lines = load_experiment(str(tiny(tmp_path, steps=2))), []
     assert work(exp, tmp_path / "out", 2, None, lines.append, parents_first=True) == 6

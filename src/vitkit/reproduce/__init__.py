@@ -1,8 +1,9 @@
 """``vitkit reproduce``: the paper's findings in miniature, as experiments declared in data.
 
 ``experiment`` (parse one TOML file into a grid of runs), ``validate`` (check it before running),
-``jobs`` (one run through the library: train, few-shot, inspect), ``runner`` (seeds, skip finished
-runs, resume), ``stats``/``report``/``figures`` (results.json, table.md, PNGs).
+``jobs`` (one run through the library: train, few-shot, inspect), ``grid``/``runner`` (seeds, skip finished
+runs, resume; ``claims``/``workers``: several processes), ``stats``/``report``/``figures``
+(results.json, table.md, PNGs).
 """
 
 from .decl import Experiment, ExperimentError

@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_atomic
-from .claims import claim, claim_path
 from .decl import Experiment, RunDecl
-from .jobs import execute
+from .grid import RESULT_FILE, planned, run_folder, work
 from .report import write_report
-
-RESULT_FILE = "result.json"
+from .workers import run_in_processes
 
 
 @dataclass
@@ -35,15 +32,6 @@ class Progress:
     executed: int = 0
     skipped: int = 0  # finished before this invocation started
     seconds: float = 0.0
-
-
-def run_folder(out: Path, run: RunDecl, seed: int) -> Path:
-    return out / run.name / f"s{seed if run.seeded else 0}"
-
-
-def planned(exp: Experiment, seeds: int) -> list[tuple[RunDecl, int]]:
-    """(run, seed) pairs in execution order; an unseeded run appears once, with seed 0."""
-    return [(run, seed) for seed in range(seeds) for run in exp.runs if run.seeded or seed == 0]
 
 
 def run_experiment(
@@ -72,8 +60,6 @@ def run_experiment(
     progress = Progress(skipped=len(finished(exp, out, seeds)))
     if not report_only:
         if workers > 1:
-            from .workers import run_in_processes
-
             progress.executed = run_in_processes(exp, out, seeds, device, workers, log)
         else:
             progress.executed = work(exp, out, seeds, device, log, tag, parents_first=parents_first)
@@ -85,72 +71,6 @@ def run_experiment(
 
 def finished(exp: Experiment, out: Path, seeds: int) -> list[tuple[RunDecl, int]]:
     return [(run, seed) for run, seed in planned(exp, seeds) if (run_folder(out, run, seed) / RESULT_FILE).is_file()]
-
-
-def work(
-    exp: Experiment,
-    out: Path,
-    seeds: int,
-    device: str | None,
-    log: Callable[[str], None] = print,
-    tag: str = "",
-    poll: float = 0.5,
-    parents_first: bool = False,
-) -> int:
-    """One worker's share of the grid: returns how many runs it executed, once every run is finished.
-
-    It takes the first run in plan order that is not finished, whose ``from`` run is finished, and that no
-    other worker has claimed (``claims``); after each run it starts from the top again, so the grid keeps
-    its order (seed 0 first). With nothing to take while others still run, it waits for them.
-    ``parents_first`` (several workers): runs that others start ``from`` come before the rest, so that the
-    long pre-trainings of later seeds start while other workers fine-tune the earlier ones.
-    """
-    plan = planned(exp, seeds)
-    parents = {run.parent for run in exp.runs if run.parent}
-    executed = 0
-    while True:
-        pending = [(i, run, seed) for i, (run, seed) in enumerate(plan, 1) if not _done(out, run, seed)]
-        if parents_first:
-            pending.sort(key=lambda job: (job[1].name not in parents, job[0]))
-        if not pending:
-            return executed
-        for i, run, seed in pending:
-            parent = run_folder(out, exp.run(run.parent), seed) if run.parent else None
-            if parent is not None and not (parent / RESULT_FILE).is_file():
-                continue  # its pre-training is still running (another worker's) or still to come
-            with claim(claim_path(out, run.name, seed if run.seeded else 0)) as mine:
-                if not mine or _done(out, run, seed):
-                    continue
-                log(f"{tag}[{i}/{len(plan)}] {exp.name}: {run.name} seed {seed}")
-                _execute(exp, out, run, seed, parent, device, log)
-                executed += 1
-                break
-        else:
-            time.sleep(poll)  # every run left is running in another worker or waits for one that is
-
-
-def _done(out: Path, run: RunDecl, seed: int) -> bool:
-    return (run_folder(out, run, seed) / RESULT_FILE).is_file()
-
-
-def _execute(
-    exp: Experiment,
-    out: Path,
-    run: RunDecl,
-    seed: int,
-    parent: Path | None,
-    device: str | None,
-    log: Callable[[str], None],
-) -> None:
-    folder = run_folder(out, run, seed)
-    try:
-        if parent is not None and "error" in json.loads((parent / RESULT_FILE).read_text()):
-            raise FloatingPointError(f"{run.parent} diverged")
-        metrics = execute(run, folder, seed if run.seeded else 0, parent, device)
-    except FloatingPointError as e:  # a diverged run (too high a learning rate) is a result, not a crash
-        metrics = {"error": str(e)}
-        log(f"{exp.name}: {run.name} seed {seed} diverged: {e}")
-    write_atomic(folder / RESULT_FILE, lambda f, m=metrics: f.write(json.dumps(m, indent=1).encode()))
 
 
 def collect(exp: Experiment, out: Path, seeds: int) -> dict[str, list[dict[str, Any]]]:

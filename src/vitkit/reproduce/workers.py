@@ -1,6 +1,6 @@
 """A grid in several processes: ``vitkit reproduce --workers N`` and ``torchrun ... vitkit reproduce``.
 
-Every worker runs ``runner.work`` on the same output folder; the claims there decide who runs what, so
+Every worker runs ``grid.work`` on the same output folder; the claims there decide who runs what, so
 the workers need no other channel. Small models use 2 cores better as 2 one-thread processes than as
 one two-thread process (less time waiting on each other in small matrix products).
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import VitkitError
 from .decl import Experiment, ExperimentError
+from .grid import work
 
 # torchrun's variables: a grid worker's own training runs are single-process runs, not ranks of one job
 TORCHRUN_VARIABLES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK")
@@ -84,8 +85,6 @@ def run_in_processes(
 def _worker(exp: Experiment, out: Path, seeds: int, device: str | None, threads: int, index: int, send) -> None:
     _die_with_parent()
     import torch
-
-    from .runner import work
 
     torch.set_num_threads(threads)
     try:

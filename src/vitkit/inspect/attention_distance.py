@@ -52,16 +52,21 @@ def mean_attention_distance(
     """
     dist = patch_distances(grid, pixels_per_token)
     # one layer at a time: stacking all layers in float64 would hold ~1.4 GB for 32 ViT-B/16 images
-    return np.stack([_layer_distance(torch.as_tensor(a).detach().cpu(), dist, num_prefix) for a in attentions])
+    return np.stack([_layer_distance(_patch_weights(a, num_prefix), dist) for a in attentions])
 
 
-def _layer_distance(att: torch.Tensor, dist: torch.Tensor, num_prefix: int) -> np.ndarray:
-    att = att.double()[..., num_prefix:, num_prefix:]
+def _patch_weights(att: torch.Tensor | np.ndarray, num_prefix: int) -> torch.Tensor:
+    """One layer's weights among patch tokens only, in float64: prefix rows and columns dropped, each
+    query's remaining weights renormalised to sum to 1 (see the module docstring)."""
+    att = torch.as_tensor(att).detach().cpu().double()[..., num_prefix:, num_prefix:]
+    return att / att.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def _layer_distance(att: torch.Tensor, dist: torch.Tensor) -> np.ndarray:
     if att.shape[-1] != dist.shape[0]:
         raise ValueError(
             f"mean_attention_distance: {att.shape[-1]} patch tokens do not match a grid of {dist.shape[0]}"
         )
-    att = att / att.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     per_query = (att * dist).sum(dim=-1)  # (B, H, N)
     return per_query.mean(dim=(0, 2)).numpy()
 
@@ -104,16 +109,16 @@ def attention_statistics(model: torch.nn.Module, images: torch.Tensor, batch_siz
     """
     dist_total, ent_total, count, grid = None, None, 0, None
     for attentions, grid in iter_attention(model, images, batch_size, what="attention_statistics"):
-        b = attentions[0].shape[0]
-        prefix = model.config.num_prefix_tokens
-        dist = mean_attention_distance(attentions, grid, pixels_per_token(model), prefix) * b
+        b = attentions[0].shape[0]  # (the model's fields are read after iter_attention has checked its type)
+        prefix, pixels = model.config.num_prefix_tokens, pixels_per_token(model)
+        dist = mean_attention_distance(attentions, grid, pixels, prefix) * b
         ent = mean_attention_entropy(attentions, prefix) * b
         dist_total = dist if dist_total is None else dist_total + dist
         ent_total = ent if ent_total is None else ent_total + ent
         count += b
     if dist_total is None:
         raise ValueError("attention_statistics: no images given")
-    uniform = float(patch_distances(grid, pixels_per_token(model)).mean())
+    uniform = float(patch_distances(grid, pixels).mean())
     return {"distance": dist_total / count, "entropy": ent_total / count, "uniform_distance": uniform}
 
 
@@ -131,8 +136,7 @@ def mean_attention_entropy(attentions: Sequence[torch.Tensor | np.ndarray], num_
     """
     out = []
     for a in attentions:
-        att = torch.as_tensor(a).detach().cpu().double()[..., num_prefix:, num_prefix:]
-        att = att / att.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+        att = _patch_weights(a, num_prefix)
         entropy = -(att * att.clamp_min(1e-300).log()).sum(dim=-1)  # (B, H, N); 0 log 0 = 0
         out.append((entropy / math.log(att.shape[-1])).mean(dim=(0, 2)).numpy())
     return np.stack(out)

@@ -51,17 +51,17 @@ def work(
     parents = {run.parent for run in exp.runs if run.parent}
     executed = 0
     while True:
-        pending = [(i, run, seed) for i, (run, seed) in enumerate(plan, 1) if not _done(out, run, seed)]
+        pending = [(i, run, seed) for i, (run, seed) in enumerate(plan, 1) if not is_done(out, run, seed)]
         if parents_first:
             pending.sort(key=lambda job: (job[1].name not in parents, job[0]))
         if not pending:
             return executed
         for i, run, seed in pending:
-            parent = run_folder(out, exp.run(run.parent), seed) if run.parent else None
-            if parent is not None and not (parent / RESULT_FILE).is_file():
+            if run.parent and not is_done(out, exp.run(run.parent), seed):
                 continue  # its pre-training is still running (another worker's) or still to come
+            parent = run_folder(out, exp.run(run.parent), seed) if run.parent else None
             with claim(claim_path(out, run.name, seed if run.seeded else 0)) as mine:
-                if not mine or _done(out, run, seed):
+                if not mine or is_done(out, run, seed):
                     continue
                 log(f"{tag}[{i}/{len(plan)}] {exp.name}: {run.name} seed {seed}")
                 _execute(exp, out, run, seed, parent, device, log)
@@ -71,7 +71,7 @@ def work(
             time.sleep(poll)  # every run left is running in another worker or waits for one that is
 
 
-def _done(out: Path, run: RunDecl, seed: int) -> bool:
+def is_done(out: Path, run: RunDecl, seed: int) -> bool:
     return (run_folder(out, run, seed) / RESULT_FILE).is_file()
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .decl import Experiment, RunDecl
-from .grid import RESULT_FILE, planned, run_folder, work
+from .grid import RESULT_FILE, is_done, planned, run_folder, work
 from .report import write_report
 from .workers import run_in_processes
 
@@ -70,14 +70,13 @@ def run_experiment(
 
 
 def finished(exp: Experiment, out: Path, seeds: int) -> list[tuple[RunDecl, int]]:
-    return [(run, seed) for run, seed in planned(exp, seeds) if (run_folder(out, run, seed) / RESULT_FILE).is_file()]
+    return [(run, seed) for run, seed in planned(exp, seeds) if is_done(out, run, seed)]
 
 
 def collect(exp: Experiment, out: Path, seeds: int) -> dict[str, list[dict[str, Any]]]:
     """Finished results per run name: a list of metric dicts, one per seed (with ``seed`` added)."""
     results: dict[str, list[dict[str, Any]]] = {run.name: [] for run in exp.runs}
-    for run, seed in planned(exp, seeds):
+    for run, seed in finished(exp, out, seeds):
         path = run_folder(out, run, seed) / RESULT_FILE
-        if path.is_file():
-            results[run.name].append({"seed": seed, **json.loads(path.read_text())})
+        results[run.name].append({"seed": seed, **json.loads(path.read_text())})
     return results

@@ -224,6 +224,25 @@ def test_a_worker_skips_runs_claimed_by_another_and_waits_for_them(tmp_path):
     assert lines[0].startswith("[2/3]")
 
 
+def test_tagged_output_starts_every_line_with_the_worker_and_its_run(capsys):
+    import sys
+
+    from vitkit.reproduce.tagged import tagged_output
+
+    with tagged_output("w1 ") as set_label:
+        print("idle")
+        set_label("gap/s2 ")
+        sys.stderr.write("[train] step 1\n[train] st")
+        sys.stderr.write("ep 2\n")
+        assert not sys.stderr.isatty()  # no progress bars from several processes on one terminal
+        set_label("")
+        print("a\nb")
+    print("after")
+    captured = capsys.readouterr()
+    assert captured.out == "w1 idle\nw1 a\nw1 b\nafter\n"
+    assert captured.err == "w1 gap/s2 [train] step 1\nw1 gap/s2 [train] step 2\n"
+
+
 def test_parents_first_starts_every_seeds_pretraining_before_the_rest(tmp_path):
     from vitkit.reproduce.grid import work
 
@@ -263,8 +282,12 @@ def test_two_worker_processes_run_each_run_once(tmp_path, capfd):
     exp, out = load_experiment(str(tiny(tmp_path, steps=20))), tmp_path / "out"
     progress = run_experiment(exp, out, seeds=2, workers=2, log=lambda _: None)
     assert (progress.executed, progress.skipped) == (6, 0)  # no run executed twice, none left out
-    logged = [line for line in capfd.readouterr().out.splitlines() if "] tiny: " in line]
+    captured = capfd.readouterr()
+    logged = [line for line in captured.out.splitlines() if "] tiny: " in line]
     assert len(logged) == 6 and {line.split()[0] for line in logged} <= {"w0", "w1"}
+    # the trainers' progress lines (stderr) name the worker and the run they come from
+    trained = [line for line in captured.err.splitlines() if "[test] step 20/20" in line]
+    assert len(trained) == 4 and all(re.match(r"w[01] cls-(token|gap)/s[01] \[test\]", t) for t in trained)
     results = json.loads((out / "results.json").read_text())
     assert all(r["summary"]["top1"]["n"] == 2 for r in results["runs"].values())
     assert all(r["per_seed"][0]["steps"] == 20 for name, r in results["runs"].items() if name != "probe")

@@ -16,12 +16,18 @@ from ..atomic import write_atomic
 from .claims import claim, claim_path
 from .decl import Experiment, RunDecl
 from .jobs import execute
+from .tagged import tagged_output
 
 RESULT_FILE = "result.json"
 
 
+def run_seed(run: RunDecl, seed: int) -> int:
+    """The seed ``run`` runs with in the grid's seed ``seed``: an unseeded run has one, 0."""
+    return seed if run.seeded else 0
+
+
 def run_folder(out: Path, run: RunDecl, seed: int) -> Path:
-    return out / run.name / f"s{seed if run.seeded else 0}"
+    return out / run.name / f"s{run_seed(run, seed)}"
 
 
 def planned(exp: Experiment, seeds: int) -> list[tuple[RunDecl, int]]:
@@ -46,7 +52,25 @@ def work(
     its order (seed 0 first). With nothing to take while others still run, it waits for them.
     ``parents_first`` (several workers): runs that others start ``from`` come before the rest, so that the
     long pre-trainings of later seeds start while other workers fine-tune the earlier ones.
+    A ``tag`` (several workers) starts every line this process prints while it works, followed by the run
+    it is on (``tagged``).
     """
+    if not tag:
+        return _work(exp, out, seeds, device, log, lambda _: None, poll, parents_first)
+    with tagged_output(tag) as set_label:
+        return _work(exp, out, seeds, device, log, set_label, poll, parents_first)
+
+
+def _work(
+    exp: Experiment,
+    out: Path,
+    seeds: int,
+    device: str | None,
+    log: Callable[[str], None],
+    set_label: Callable[[str], None],
+    poll: float,
+    parents_first: bool,
+) -> int:
     plan = planned(exp, seeds)
     parents = {run.parent for run in exp.runs if run.parent}
     executed = 0
@@ -60,11 +84,15 @@ def work(
             if run.parent and not is_done(out, exp.run(run.parent), seed):
                 continue  # its pre-training is still running (another worker's) or still to come
             parent = run_folder(out, exp.run(run.parent), seed) if run.parent else None
-            with claim(claim_path(out, run.name, seed if run.seeded else 0)) as mine:
+            with claim(claim_path(out, run.name, run_seed(run, seed))) as mine:
                 if not mine or is_done(out, run, seed):
                     continue
-                log(f"{tag}[{i}/{len(plan)}] {exp.name}: {run.name} seed {seed}")
-                _execute(exp, out, run, seed, parent, device, log)
+                log(f"[{i}/{len(plan)}] {exp.name}: {run.name} seed {seed}")
+                set_label(f"{run.name}/s{run_seed(run, seed)} ")
+                try:
+                    _execute(exp, out, run, seed, parent, device, log)
+                finally:
+                    set_label("")
                 executed += 1
                 break
         else:
@@ -88,7 +116,7 @@ def _execute(
     try:
         if parent is not None and "error" in json.loads((parent / RESULT_FILE).read_text()):
             raise FloatingPointError(f"{run.parent} diverged")
-        metrics = execute(run, folder, seed if run.seeded else 0, parent, device)
+        metrics = execute(run, folder, run_seed(run, seed), parent, device)
     except FloatingPointError as e:  # a diverged run (too high a learning rate) is a result, not a crash
         metrics = {"error": str(e)}
         log(f"{exp.name}: {run.name} seed {seed} diverged: {e}")

@@ -6,13 +6,13 @@ kind (test top-1 of a training run, few-shot accuracy of a probe).
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from ..train import TrainSpec, train
+from ..train.runlog import last_logged
 from ..train.spec import route_sets
 from .decl import RunDecl
 
@@ -68,13 +68,6 @@ def training_flops(folder: Path, steps: int, batch_size: int) -> float:
 
     model = load(str(folder / "final.safetensors"))
     return 6.0 * count_macs(model.config) * steps * batch_size
-
-
-def last_logged(folder: Path, key: str, last: int = 5) -> float | None:
-    """Mean of ``key`` over the last ``last`` logged training rows of ``metrics.jsonl``."""
-    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    values = [r[key] for r in rows if r.get("kind") == "train" and key in r]
-    return statistics.fmean(values[-last:]) if values else None
 
 
 def _fewshot(run: RunDecl, seed: int, parent: Path | None, device: str | None) -> dict[str, Any]:

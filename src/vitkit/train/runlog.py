@@ -4,6 +4,7 @@ on the terminal (a tqdm bar on a TTY, plain periodic lines otherwise). Only rank
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -74,3 +75,10 @@ def _truncate_after(path: Path, step: int) -> None:
         return
     keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
     path.write_text("".join(line + "\n" for line in keep))
+
+
+def last_logged(folder: Path, key: str, last: int = 5) -> float | None:
+    """Mean of ``key`` over the last ``last`` logged training rows of ``metrics.jsonl``."""
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    values = [r[key] for r in rows if r.get("kind") == "train" and key in r]
+    return statistics.fmean(values[-last:]) if values else None

@@ -187,6 +187,11 @@ def _seed_runs(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
     }
 
 
+def pretrainings(c: DemoConfig) -> list[str]:
+    """The pre-training objectives the demo runs: supervised, and masked patch prediction unless ``mpp=False``."""
+    return ["classify", *(["mpp"] if c.mpp else [])]
+
+
 def stages(c: DemoConfig) -> list[str]:
     """The MNIST-5k runs, each over the seeds: fine-tuning of each pre-training, and scratch."""
     return ["finetune", *(["finetune-mpp"] if c.mpp else []), "scratch"]
@@ -209,7 +214,7 @@ def run_demo(c: DemoConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results: dict[str, Any] = {}
-    for objective in ["classify", *(["mpp"] if c.mpp else [])]:
+    for objective in pretrainings(c):
         results[key(PRETRAINED[objective])] = _timed(_pretrain_spec(c, out, objective))
     seeds = [c.seed + i for i in range(c.seeds)]
     for stage in stages(c):
@@ -238,7 +243,7 @@ NAMES = {"finetune": "fine-tuning", "finetune-mpp": "MPP fine-tuning", "scratch"
 
 def results_table(results: dict[str, Any]) -> str:
     c = DemoConfig(**{k: v for k, v in results["config"].items() if k != "model"})
-    rows = ["pretrain", *(["pretrain-mpp"] if c.mpp else []), *stages(c)]
+    rows = [*(PRETRAINED[objective] for objective in pretrainings(c)), *stages(c)]
     head = f"{'stage':<13} {'evaluated on':<19} {'top-1':>7} {'top-5':>7} {'steps':>6} {'seconds':>8}"
     lines = [f"{head}  top-1 per seed (top-1, top-5: mean over seeds; seconds: all seeds)"]
     for stage in rows:

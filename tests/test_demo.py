@@ -1,6 +1,8 @@
 """The main job's pipeline, at a seconds-long budget (the real figures are in README, by `make demo`)."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -56,16 +58,59 @@ def test_demo_quick_runs_every_stage(tmp_path, capsys, fashion_mnist):
     assert mpp_ft["init"] == str(tmp_path / "demo" / "pretrain-mpp")
 
 
+NO_MPP_32 = ["demo", "--quick", "--no-mpp", "--seeds", "1", "--finetune-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def no_mpp_demo(tmp_path_factory, fashion_mnist):
+    out = tmp_path_factory.mktemp("no-mpp") / "demo"
+    assert main([*NO_MPP_32, "--out", str(out)]) == 0
+    return out
+
+
 @pytest.mark.slow
-def test_demo_without_mpp_and_at_another_size(tmp_path, capsys, fashion_mnist):
-    out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--no-mpp", "--seeds", "1", "--finetune-size", "32", "--out", str(out)]) == 0
+def test_demo_without_mpp_and_at_another_size(no_mpp_demo, capsys):
+    out = no_mpp_demo
     results = json.loads((out / "results.json").read_text())
     assert "pretrain_mpp" not in results and "finetune_mpp" not in results and not (out / "pretrain-mpp").exists()
-    assert results["config"]["mpp"] is False and "MPP" not in capsys.readouterr().out
+    assert results["config"]["mpp"] is False
     import vitkit
 
     assert vitkit.load(out / "scratch").config.image_size == (32, 32)
+
+
+def _train_rows(run: Path) -> list[str]:
+    return [line for line in (run / "metrics.jsonl").read_text().splitlines() if '"kind": "train"' in line]
+
+
+@pytest.mark.slow
+def test_demo_run_again_goes_on_where_it_stopped(no_mpp_demo, tmp_path, capsys):
+    out = tmp_path / "demo"
+    shutil.copytree(no_mpp_demo, out)
+    for run in ("pretrain", "finetune", "scratch"):  # the copy's runs point at the copy's pre-training
+        config = json.loads((out / run / "config.json").read_text())
+        config["init"] = config["init"] and str(out / "pretrain")
+        config["out"] = str(out / run)
+        (out / run / "config.json").write_text(json.dumps(config))
+    first = json.loads((out / "results.json").read_text())
+    rows = {run: _train_rows(out / run) for run in ("pretrain", "finetune", "scratch")}
+    # scratch was killed after its last checkpoint was written, before it was recorded as finished
+    (out / "scratch" / "stage.json").unlink()
+    capsys.readouterr()
+    assert main([*NO_MPP_32, "--out", str(out)]) == 0
+    again = json.loads((out / "results.json").read_text())
+    err = capsys.readouterr().err
+    assert f"resumed {out / 'scratch'} at step 6/6" in err and err.count("resumed ") == 1  # only scratch
+    for run in ("pretrain", "finetune", "scratch"):
+        assert _train_rows(out / run) == rows[run]  # not one step trained again
+        assert again[run]["test_top1"] == first[run]["test_top1"]  # the same runs, evaluated the same
+    assert again["finetune_vs_scratch"]["diff"] == first["finetune_vs_scratch"]["diff"]
+    assert (out / "scratch" / "stage.json").is_file()
+    # other settings in the same folder: refused in one line, nothing overwritten
+    assert main([*NO_MPP_32[:-1], "40", "--out", str(out)]) != 0
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0 and f"{out / 'finetune'} holds a run with other settings (image_size)" in message
+    assert json.loads((out / "finetune" / "config.json").read_text())["image_size"] == 32
 
 
 @pytest.mark.parametrize(

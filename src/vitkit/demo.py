@@ -10,6 +10,11 @@
 5. compare the fine-tuned models with scratch and with each other on the same held-out images, paired
    (``vitkit.use.compare``), over ``seeds`` seeds of fine-tuning and of scratch training (the pre-trained
    models are shared).
+
+Every stage is an ordinary run folder under ``out``; a finished stage leaves ``stage.json`` there. Run the
+demo again with the same settings and it goes on where it stopped: finished stages are read back, a stage
+that was killed continues from its last checkpoint. A folder holding a run with other settings is refused
+(use another ``--out``), never overwritten.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomic
 from .config import ConfigError
 from .train import TrainSpec, get_recipe, train
 from .train.runlog import last_logged
+from .train.spec import CONFIG_FILE
 from .use.compare import compare_seeds, sample_std
 from .use.correct import correct_per_image
 
+STAGE_FILE = "stage.json"  # a finished stage's figures, in its run folder
 TEST = "mnist-5k:test"  # the held-out 1,000 images fine-tuning and scratch are compared on
 PRETRAINED = {"classify": "pretrain", "mpp": "pretrain-mpp"}  # run folder of each pre-training
 FINETUNED = {"finetune": "pretrain", "finetune-mpp": "pretrain-mpp"}  # fine-tuning run -> its pre-training
@@ -153,9 +161,9 @@ def _scratch_spec(c: DemoConfig, out: Path, seed: int | None = None, stage: str 
     )
 
 
-def _timed(spec: TrainSpec) -> dict[str, Any]:
+def _timed(spec: TrainSpec, resume: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
-    summary = train(spec)
+    summary = train(spec, resume=resume)
     seconds = round(time.perf_counter() - t0, 1)
     if spec.recipe.objective == "mpp":  # no labels, no test: how well it predicts masked patches at the end
         return {
@@ -170,6 +178,45 @@ def _timed(spec: TrainSpec) -> dict[str, Any]:
         "seconds": seconds,
         "run": summary["out"],
     }
+
+
+_NOT_COMPARED = ("out", "device")  # where the run lives and what runs it do not make it another run
+
+
+def _settings(spec: TrainSpec) -> dict[str, Any]:
+    d = json.loads(json.dumps(spec.to_dict(), default=list))  # as config.json holds it
+    return {k: v for k, v in d.items() if k not in _NOT_COMPARED}
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names of the settings that differ between two config.json dicts."""
+    names = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            names += _differences(x, y, f"{prefix}{k}.")
+        elif x != y:
+            names.append(f"{prefix}{k}")
+    return names
+
+
+def run_stage(spec: TrainSpec) -> dict[str, Any]:
+    """One stage: read back if finished, continued from its last checkpoint if started, else trained."""
+    folder = Path(spec.out)
+    if not (folder / CONFIG_FILE).is_file():
+        result = _timed(spec)
+    else:
+        differ = _differences(_settings(TrainSpec.read(folder)), _settings(spec))
+        if differ:
+            raise ConfigError(
+                f"demo --out: {folder} holds a run with other settings ({', '.join(differ[:3])}); "
+                "expected this demo's run -- use another --out or remove that folder"
+            )
+        if (folder / STAGE_FILE).is_file():
+            return json.loads((folder / STAGE_FILE).read_text())
+        result = _timed(spec, resume=True)
+    write_atomic(folder / STAGE_FILE, lambda f: f.write(json.dumps(result, indent=1).encode()))
+    return result
 
 
 def _seed_runs(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
@@ -215,11 +262,11 @@ def run_demo(c: DemoConfig) -> dict[str, Any]:
     start = time.perf_counter()
     results: dict[str, Any] = {}
     for objective in pretrainings(c):
-        results[key(PRETRAINED[objective])] = _timed(_pretrain_spec(c, out, objective))
+        results[key(PRETRAINED[objective])] = run_stage(_pretrain_spec(c, out, objective))
     seeds = [c.seed + i for i in range(c.seeds)]
     for stage in stages(c):
         make = _scratch_spec if stage == "scratch" else _finetune_spec
-        results[key(stage)] = _seed_runs([_timed(make(c, out, s, stage)) for s in seeds], seeds)
+        results[key(stage)] = _seed_runs([run_stage(make(c, out, s, stage)) for s in seeds], seeds)
     t0 = time.perf_counter()
     correct = {s: [correct_per_image(r, TEST) for r in results[key(s)]["runs"]] for s in stages(c)}
     for a, b in comparisons(c):

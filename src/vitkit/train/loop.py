@@ -54,7 +54,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 
 class Trainer:
-    """One run: ``Trainer(spec, resume).run()`` -> summary dict (also in ``summary.json``)."""
+    """One run: ``Trainer(spec, resume).run()`` -> summary dict."""
 
     def __init__(self, spec: TrainSpec, resume: bool = False) -> None:
         self.out = Path(spec.out)

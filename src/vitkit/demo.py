@@ -130,30 +130,18 @@ def run_name(stage: str, c: DemoConfig, seed: int) -> str:
     return stage if seed == c.seed else f"{stage}-seed{seed}"
 
 
-def _finetune_spec(c: DemoConfig, out: Path, seed: int | None = None, stage: str = "finetune") -> TrainSpec:
-    seed = c.seed if seed is None else seed
+def _mnist_spec(c: DemoConfig, out: Path, seed: int, stage: str) -> TrainSpec:
+    """A MNIST-5k run at ``finetune_size``: fine-tuning of a pre-trained model (``finetune``, ``finetune-mpp``:
+    recipe ``finetune``), or the same architecture from scratch (``scratch``: recipe ``pretrain``)."""
+    scratch = stage == "scratch"
     return TrainSpec(
         out=str(out / run_name(stage, c, seed)),
         data="mnist-5k:train",
         test=TEST,
-        init=str(out / FINETUNED[stage]),
-        recipe=_mnist_recipe(c, "finetune"),
-        image_size=c.finetune_size,
-        seed=seed,
-        device=c.device,
-        transform_overrides={"train_crop": "none", "hflip": False},
-    )
-
-
-def _scratch_spec(c: DemoConfig, out: Path, seed: int | None = None, stage: str = "scratch") -> TrainSpec:
-    seed = c.seed if seed is None else seed
-    return TrainSpec(
-        out=str(out / run_name(stage, c, seed)),
-        data="mnist-5k:train",
-        test=TEST,
-        model="ViT-Ti/16",
-        recipe=_mnist_recipe(c, "pretrain"),
-        model_overrides=DEMO_MODEL,
+        model="ViT-Ti/16" if scratch else None,
+        init=None if scratch else str(out / FINETUNED[stage]),
+        recipe=_mnist_recipe(c, "pretrain" if scratch else "finetune"),
+        model_overrides=DEMO_MODEL if scratch else {},
         image_size=c.finetune_size,
         seed=seed,
         device=c.device,
@@ -265,8 +253,7 @@ def run_demo(c: DemoConfig) -> dict[str, Any]:
         results[key(PRETRAINED[objective])] = run_stage(_pretrain_spec(c, out, objective))
     seeds = [c.seed + i for i in range(c.seeds)]
     for stage in stages(c):
-        make = _scratch_spec if stage == "scratch" else _finetune_spec
-        results[key(stage)] = _seed_runs([run_stage(make(c, out, s, stage)) for s in seeds], seeds)
+        results[key(stage)] = _seed_runs([run_stage(_mnist_spec(c, out, s, stage)) for s in seeds], seeds)
     t0 = time.perf_counter()
     correct = {s: [correct_per_image(r, TEST) for r in results[key(s)]["runs"]] for s in stages(c)}
     for a, b in comparisons(c):

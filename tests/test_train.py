@@ -116,6 +116,21 @@ def test_resume_without_state_is_a_clear_error(tmp_path, capsys):
     assert "last.pt" in err and "Traceback" not in err
 
 
+def test_a_new_run_into_a_run_folder_is_refused_and_loses_nothing(tmp_path, capsys):
+    from vitkit.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(train_args(out, steps=2)) == 0
+    before = {f: (out / f).read_bytes() for f in ("last.pt", "config.json", "final.safetensors")}
+    capsys.readouterr()
+    # other settings, no --resume: a later --resume would have continued the old state under them
+    assert main(train_args(out, steps=4)) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--out {out}: holds a run already (last.pt)" in err and "--resume" in err and "\n" not in err
+    assert {f: (out / f).read_bytes() for f in before} == before
+    assert main(train_args(out, steps=2) + ["--resume"]) == 0  # the run itself goes on as before
+
+
 def test_run_folder_is_a_checkpoint(tmp_path):
     from vitkit.cli.main import main
 

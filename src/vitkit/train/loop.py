@@ -92,6 +92,12 @@ class Trainer:
             raise ConfigError("--fsdp: EMA of sharded weights is not supported; drop ema_decay or --fsdp")
         if (self.spec.model is None) == (self.spec.init is None):
             raise ConfigError("model: give exactly one of a variant name (train) or a checkpoint (finetune)")
+        if not self.resume and (self.out / STATE_FILE).is_file():  # its config.json would be overwritten, and a
+            # later --resume would continue the old run's state under the new settings
+            raise ConfigError(
+                f"--out {self.out}: holds a run already ({STATE_FILE}); expected --resume to continue it, "
+                "or another --out to start a new one"
+            )
 
     def _open(self, spec: str) -> Any:
         data = open_dataset(spec)

@@ -418,6 +418,31 @@ def test_registry_name_falls_back_to_the_timm_copy_and_names_every_source_when_a
         torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
 
 
+def test_an_unresolvable_hub_is_not_retried_and_its_cache_still_serves(
+    bucket, npz_bytes, tmp_path, monkeypatch
+) -> None:
+    """No DNS (no network): huggingface_hub would retry each file for ~23 s; vitkit reads the cache at once."""
+    tid = "vit_tiny_patch16_224.test_in1k"
+    write_registry(bucket, {NAME: entry(BUCKET_PATH, npz_bytes, timm=tid, hf="google/vit-tiny-test")})
+    monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid")  # RFC 6761: .invalid never resolves
+    with pytest.raises(HubError) as e:
+        vitkit.load(NAME)
+    message = str(e.value)
+    assert "\n" not in message and "every source failed" in message
+    assert (
+        f"timm:timm/{tid}: model.safetensors is not in the Hugging Face cache, and hub.invalid cannot be reached"
+        in message
+    )
+    assert "hf:google/vit-tiny-test: the repository is not in the Hugging Face cache, and hub.invalid" in message
+    reference = tiny_timm_model()
+    hf_cache_repo(tmp_path / "hf", f"timm/{tid}", {"model.safetensors": safetensors_bytes(reference)})
+    model = vitkit.load(NAME)  # not offline: the name does not resolve, so the cached copy is used
+    assert model.info.extra["hub"]["source"] == f"timm:timm/{tid}"
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_hf_name_loads_the_transformers_copy_with_its_labels(bucket, tmp_path, monkeypatch) -> None:
     transformers = pytest.importorskip("transformers")

@@ -8,10 +8,12 @@ Hugging Face downloads go through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLI
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import cache
 from .download import fetch_url
@@ -100,32 +102,52 @@ def _official(source: Source) -> Path:
     return fetch_url(source.address, dest, size=info.get("size"), sha256=info.get("sha256"))
 
 
-def _hf_kwargs() -> dict:
+def _hf_unreachable() -> str | None:
+    """Why the Hub cannot be reached when its host name does not resolve (no network, no DNS), else None.
+
+    huggingface_hub retries a failed request 5 times with back-off (about 23 s per file); a name that does not
+    resolve will not resolve a second later, so vitkit then reads the Hugging Face cache only, at once.
+    """
+    if cache.offline():
+        return None
+    host = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname
+    if not host:
+        return None
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as e:
+        return f"{host} cannot be reached ({e.args[-1] if e.args else type(e).__name__})"
+    return None
+
+
+def _hf_kwargs(unreachable: str | None) -> dict:
     return {
         "endpoint": os.environ.get("HF_ENDPOINT") or None,
         "cache_dir": os.environ.get("HF_HUB_CACHE") or None,
-        "local_files_only": cache.offline(),
+        "local_files_only": cache.offline() or unreachable is not None,
     }
 
 
 def _hf_file(repo: str, filename: str) -> Path:
     from huggingface_hub import hf_hub_download
 
+    unreachable = _hf_unreachable()
     with _hf_quiet():
         try:
-            return Path(hf_hub_download(repo, filename, **_hf_kwargs()))
+            return Path(hf_hub_download(repo, filename, **_hf_kwargs(unreachable)))
         except Exception as e:  # noqa: BLE001 -- huggingface_hub raises many types (HTTP, offline, not found): all "not here"
-            raise HubError(_hf_reason(e, filename)) from None
+            raise HubError(_hf_reason(e, filename, unreachable)) from None
 
 
 def _hf_snapshot(repo: str) -> Path:
     from huggingface_hub import snapshot_download
 
+    unreachable = _hf_unreachable()
     with _hf_quiet():
         try:
-            return Path(snapshot_download(repo, allow_patterns=HF_WEIGHTS, **_hf_kwargs()))
+            return Path(snapshot_download(repo, allow_patterns=HF_WEIGHTS, **_hf_kwargs(unreachable)))
         except Exception as e:  # noqa: BLE001 -- as above
-            raise HubError(_hf_reason(e, "the repository")) from None
+            raise HubError(_hf_reason(e, "the repository", unreachable)) from None
 
 
 @contextmanager
@@ -141,9 +163,11 @@ def _hf_quiet() -> Iterator[None]:
         hf_logging.set_verbosity(level)
 
 
-def _hf_reason(e: Exception, what: str) -> str:
+def _hf_reason(e: Exception, what: str, unreachable: str | None = None) -> str:
     if cache.offline():
         return f"{what} is not in the Hugging Face cache (offline)"
+    if unreachable:
+        return f"{what} is not in the Hugging Face cache, and {unreachable}"
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{what}: {type(e).__name__}" + (f" ({text.split('. ')[0][:160]})" if text else "")
 

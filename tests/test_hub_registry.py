@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vitkit.flops import count_params
 from vitkit.hub import entries
 from vitkit.hub.names import is_name, parse
 from vitkit.hub.table import markdown
@@ -27,6 +28,7 @@ def test_every_entry_is_well_formed() -> None:
         arch, rest = name.split(":")
         assert arch == e.arch and rest.endswith(f"@{e.resolution}")
         cfg = e.model_config()  # the architecture decodes
+        assert e.params == count_params(cfg)  # the stored count `vitkit pretrained` lists is the model's
         assert cfg.num_classes == {"imagenet1k": 1000, "imagenet21k": 21843}[e.labels]
         assert re.fullmatch(
             r"(vit_models/(imagenet21k|imagenet21k\+imagenet2012|augreg)|bit_models)/[^/]+\.npz", e.official["path"]

@@ -37,6 +37,7 @@ class Entry:
     default: bool = False  # the entry a name without @RES means
     paper: dict[str, Any] | None = None  # the paper's reported accuracy, where it gives one
     arch_overrides: dict[str, Any] = field(default_factory=dict)  # config fields beyond the variant (tests)
+    params: int | None = None  # parameters with the head, as count_params gives them (shipped entries: stored)
 
     def model_config(self) -> Any:
         """The architecture the file must have (the variant at the entry's resolution and head size)."""

@@ -8,6 +8,7 @@ test opens a gate (the concurrent-download test).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -36,8 +37,34 @@ class Bucket:
         return path
 
     def add_hf(self, repo: str, filename: str, data: bytes) -> str:
-        """A file of a Hugging Face repo, served as the hub does (``REPO/resolve/main/FILE``, commit + etag)."""
+        """A file of a Hugging Face repo, served as the hub does (``REPO/resolve/main/FILE``, commit + etag; also
+        under the commit instead of ``main``), and listed by the hub's API (``snapshot_download`` lists first)."""
         return self.add(f"{repo}/resolve/main/{filename}", data)
+
+    def hf_files(self, repo: str) -> dict[str, bytes]:
+        prefix = f"{repo}/resolve/main/"
+        return {k.removeprefix(prefix): v for k, v in self.files.items() if k.startswith(prefix)}
+
+    def key(self, path: str) -> str:
+        """A request path as ``files`` holds it: ``REPO/resolve/COMMIT/FILE`` is ``REPO/resolve/main/FILE``."""
+        return path.replace(f"/resolve/{self.hf_commit}/", "/resolve/main/", 1)
+
+    def hf_api(self, path: str) -> bytes | None:
+        """``api/models/ORG/NAME/revision/REV`` (repo info) and ``.../tree/REV`` (the file list), as JSON."""
+        parts = path.split("/")
+        if len(parts) < 6 or parts[:2] != ["api", "models"] or parts[4] not in ("revision", "tree"):
+            return None
+        repo = "/".join(parts[2:4])
+        files = self.hf_files(repo)
+        if not files:
+            return None
+        if parts[4] == "revision":
+            info = {"id": repo, "sha": self.hf_commit, "siblings": [{"rfilename": f} for f in files]}
+            return json.dumps(info).encode()
+        tree = [
+            {"type": "file", "path": f, "size": len(d), "oid": hashlib.sha1(d).hexdigest()} for f, d in files.items()
+        ]
+        return json.dumps(tree).encode()
 
 
 def _handler(bucket: Bucket) -> type[BaseHTTPRequestHandler]:
@@ -46,7 +73,7 @@ def _handler(bucket: Bucket) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_HEAD(self) -> None:  # huggingface_hub asks for a file's metadata first
-            path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/")
+            path = bucket.key(urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/"))
             if path not in bucket.files or bucket.mode.get(path) in ("404", "500"):
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -63,12 +90,19 @@ def _handler(bucket: Bucket) -> type[BaseHTTPRequestHandler]:
                 self.send_header("ETag", '"' + hashlib.sha256(bucket.files[path]).hexdigest() + '"')
 
         def do_GET(self) -> None:
-            path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/")
+            path = bucket.key(urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/"))
             rng = self.headers.get("Range")
             self.record = {"path": path, "range": rng, "sent": 0}
             with bucket.lock:
                 bucket.ranges.append((path, rng))
                 bucket.requests.append(self.record)
+            if path.startswith("api/"):
+                listing = bucket.hf_api(path)
+                if listing is None:
+                    self.send_error(404)
+                else:
+                    self._send(200, listing, "application/json", path)
+                return
             mode = bucket.mode.get(path, "ok")
             if path not in bucket.files or mode in ("404", "500"):
                 code = 500 if mode == "500" else 404

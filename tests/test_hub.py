@@ -443,8 +443,9 @@ def test_an_unresolvable_hub_is_not_retried_and_its_cache_still_serves(
         torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.slow
-def test_hf_name_loads_the_transformers_copy_with_its_labels(bucket, tmp_path, monkeypatch) -> None:
+def hf_vit_repo(tmp_path: Path, safetensors: bool = True) -> tuple[torch.nn.Module, dict[str, bytes]]:
+    """A small transformers ViT with class names and its repository's files (``safetensors=False``: an older
+    repository with pytorch_model.bin only, holding the file's own tensor names)."""
     transformers = pytest.importorskip("transformers")
     config = transformers.ViTConfig(
         hidden_size=64,
@@ -459,15 +460,45 @@ def test_hf_name_loads_the_transformers_copy_with_its_labels(bucket, tmp_path, m
     torch.manual_seed(0)
     reference = transformers.ViTForImageClassification(config).eval()
     folder = tmp_path / "export"
-    reference.save_pretrained(folder, safe_serialization=True)
+    reference.save_pretrained(folder)
     files = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in (".json", ".safetensors")}
-    hf_cache_repo(tmp_path / "hf", "google/vit-tiny-test", files)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    model = vitkit.load("hf:google/vit-tiny-test")
+    if not safetensors:
+        from safetensors.torch import load
+
+        buffer = io.BytesIO()
+        torch.save(load(files.pop("model.safetensors")), buffer)
+        files["pytorch_model.bin"] = buffer.getvalue()
+    return reference, files
+
+
+def assert_same_as_transformers(model: torch.nn.Module, reference: torch.nn.Module) -> None:
     assert model.classes == ["cat", "dog", "bird"]
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(pixel_values=x).logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_hf_name_loads_the_transformers_copy_with_its_labels(bucket, tmp_path, monkeypatch) -> None:
+    reference, files = hf_vit_repo(tmp_path)
+    hf_cache_repo(tmp_path / "hf", "google/vit-tiny-test", files)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert_same_as_transformers(vitkit.load("hf:google/vit-tiny-test"), reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("safetensors", [True, False], ids=["safetensors", "pickle-only"])
+def test_hf_name_online_fetches_the_weights_and_nothing_else(bucket, tmp_path, safetensors) -> None:
+    """Through the (fake) Hub API and HF_ENDPOINT: config + one weights file; other formats are not fetched."""
+    reference, files = hf_vit_repo(tmp_path, safetensors)
+    repo = "google/vit-tiny-test"
+    for name, data in {**files, "tf_model.h5": b"x" * 50_000, "flax_model.msgpack": b"y" * 50_000}.items():
+        bucket.add_hf(repo, name, data)
+    if safetensors:  # a repository with both: the pickle is not fetched
+        bucket.add_hf(repo, "pytorch_model.bin", b"z" * 50_000)
+    assert_same_as_transformers(vitkit.load(f"hf:{repo}"), reference)
+    fetched = {r["path"].rsplit("/", 1)[1] for r in bucket.requests if r["sent"] and "/resolve/" in r["path"]}
+    assert fetched == {"config.json", "model.safetensors" if safetensors else "pytorch_model.bin"}
 
 
 @pytest.mark.slow

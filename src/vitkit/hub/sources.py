@@ -22,6 +22,7 @@ from .names import Ref
 from .registry import Entry
 
 HF_WEIGHTS = ["config.json", "preprocessor_config.json", "model.safetensors"]
+HF_PICKLE = "pytorch_model.bin"  # fetched only where a repository has no model.safetensors
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,22 @@ def _hf_file(repo: str, filename: str) -> Path:
 
 
 def _hf_snapshot(repo: str) -> Path:
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import hf_hub_download, snapshot_download
 
     unreachable = _hf_unreachable()
+    kwargs = _hf_kwargs(unreachable)
     with _hf_quiet():
         try:
-            return Path(snapshot_download(repo, allow_patterns=HF_WEIGHTS, **_hf_kwargs(unreachable)))
+            folder = Path(snapshot_download(repo, allow_patterns=HF_WEIGHTS, **kwargs))
         except Exception as e:  # noqa: BLE001 -- as above
             raise HubError(_hf_reason(e, "the repository", unreachable)) from None
+        if (folder / "model.safetensors").is_file():
+            return folder
+        try:  # older repositories ship only the pickle (read with weights_only=True: no code runs)
+            hf_hub_download(repo, HF_PICKLE, revision=folder.name, **kwargs)  # into the same snapshot
+        except Exception as e:  # noqa: BLE001 -- as above
+            raise HubError(_hf_reason(e, f"model.safetensors (absent) or {HF_PICKLE}", unreachable)) from None
+    return folder
 
 
 @contextmanager

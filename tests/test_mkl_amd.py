@@ -76,7 +76,8 @@ def test_on_this_amd_cpu_mkl_runs_its_instruction_set_kernels_with_the_same_resu
     reason="not an AMD CPU with AVX2/FMA: the library is not for this machine",
 )
 def test_the_vitkit_command_runs_avx2_kernels_and_plain_import_vitkit_the_generic_ones():
-    """MKL kernel type 5 (AVX2) in a process started by the CLI entry; 0 after ``import vitkit; import torch``."""
+    """MKL's AVX2 kernels (type 5) or wider ones in a process started by the CLI entry (an AMD CPU with AVX-512,
+    Zen 4: type 12); the generic ones (0) after ``import vitkit; import torch``."""
     if mkl_amd.library_path() is None:
         pytest.fail("vitkit/_mkl_amd*.so was not built: `pip install -e .` compiles it (needs a C compiler)")
     env = {k: v for k, v in os.environ.items() if k != mkl_amd.ENV}
@@ -89,7 +90,7 @@ def test_the_vitkit_command_runs_avx2_kernels_and_plain_import_vitkit_the_generi
     out = subprocess.run([sys.executable, "-c", via_cli], capture_output=True, text=True, timeout=300, env=env)
     cli = json.loads(out.stdout.strip().splitlines()[-1])
     plain = _probe("import json, vitkit, torch\nimport vitkit.mkl_amd as b\nprint(json.dumps(b.status()))", **env)
-    assert cli["code"] == 2 and cli["loaded"] and cli["mkl_cpu_type"] == 5, cli
+    assert cli["code"] == 2 and cli["loaded"] and cli["mkl_cpu_type"] >= 5, cli
     assert not plain["loaded"] and plain["mkl_cpu_type"] == 0, plain
 
 

@@ -85,9 +85,9 @@ def _line(fig_decl: dict[str, Any], report: dict[str, Any], out: Path) -> bool:
             ax.plot([p[0] for p in front], [p[1] for p in front], color=ax.lines[-1].get_color() if ax.lines else None)
     if fig_decl.get("log_x"):
         ax.set_xscale("log")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot: it hides no point
     _labels(ax, fig_decl, metric, report, xlabel=fig_decl.get("xlabel", xkey))
-    fig.savefig(out / fig_decl["file"])
+    fig.savefig(out / fig_decl["file"], bbox_inches="tight")
     return True
 
 

@@ -350,7 +350,8 @@ def test_imagenet21k_heads_get_the_synset_names_or_a_note(bucket, fixtures_dir, 
     assert "predictions show class indices" in capsys.readouterr().err
 
 
-def tiny_timm_model(num_classes: int = 1000):
+def tiny_timm_model(num_classes: int = 1000, **kwargs: object):
+    """A small timm ViT (``act_layer="gelu_tanh"``: the authors' activation, as a registry name runs timm's copy)."""
     timm = pytest.importorskip("timm")
     torch.manual_seed(0)
     return timm.create_model(
@@ -363,6 +364,7 @@ def tiny_timm_model(num_classes: int = 1000):
         num_heads=4,
         mlp_ratio=2.0,
         num_classes=num_classes,
+        **kwargs,
     ).eval()
 
 
@@ -401,14 +403,14 @@ def test_registry_name_falls_back_to_the_timm_copy_and_names_every_source_when_a
     bucket, npz_bytes, tmp_path, monkeypatch
 ) -> None:
     tid = "vit_tiny_patch16_224.test_in1k"
-    write_registry(bucket, {NAME: entry(BUCKET_PATH, npz_bytes, timm=tid, hf="google/vit-tiny-test")})
+    write_registry(bucket, {NAME: entry(BUCKET_PATH, npz_bytes, timm=tid, hf="google/vit-tiny-test", num_classes=1000)})
     with pytest.raises(HubError) as e:  # the bucket has no such file; the fake HF endpoint has nothing either
         vitkit.load(NAME)
     message = str(e.value)
     assert "\n" not in message and "every source failed" in message
     assert "ViT-Ti_4-test.npz: the server answered 404" in message
     assert f"timm/{tid}" in message and "hf:google/vit-tiny-test" in message
-    reference = tiny_timm_model()
+    reference = tiny_timm_model(act_layer="gelu_tanh")
     hf_cache_repo(tmp_path / "hf", f"timm/{tid}", {"model.safetensors": safetensors_bytes(reference)})
     monkeypatch.setenv("VITKIT_OFFLINE", "1")  # the official file is not cached: the timm copy is
     model = vitkit.load(NAME)
@@ -423,7 +425,7 @@ def test_an_unresolvable_hub_is_not_retried_and_its_cache_still_serves(
 ) -> None:
     """No DNS (no network): huggingface_hub would retry each file for ~23 s; vitkit reads the cache at once."""
     tid = "vit_tiny_patch16_224.test_in1k"
-    write_registry(bucket, {NAME: entry(BUCKET_PATH, npz_bytes, timm=tid, hf="google/vit-tiny-test")})
+    write_registry(bucket, {NAME: entry(BUCKET_PATH, npz_bytes, timm=tid, hf="google/vit-tiny-test", num_classes=1000)})
     monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid")  # RFC 6761: .invalid never resolves
     with pytest.raises(HubError) as e:
         vitkit.load(NAME)
@@ -434,7 +436,7 @@ def test_an_unresolvable_hub_is_not_retried_and_its_cache_still_serves(
         in message
     )
     assert "hf:google/vit-tiny-test: the repository is not in the Hugging Face cache, and hub.invalid" in message
-    reference = tiny_timm_model()
+    reference = tiny_timm_model(act_layer="gelu_tanh")
     hf_cache_repo(tmp_path / "hf", f"timm/{tid}", {"model.safetensors": safetensors_bytes(reference)})
     model = vitkit.load(NAME)  # not offline: the name does not resolve, so the cached copy is used
     assert model.info.extra["hub"]["source"] == f"timm:timm/{tid}"
@@ -543,9 +545,9 @@ def test_info_and_convert_take_names_and_keep_names_and_provenance(bucket, fixtu
 def test_online_fallback_fetches_timms_copy_through_hf_endpoint(bucket, npz_bytes) -> None:
     """The official file is gone (404): the timm copy comes from the (fake) Hugging Face endpoint, HF_ENDPOINT."""
     tid = "vit_tiny_patch16_224.test_in1k"
-    reference = tiny_timm_model()
+    reference = tiny_timm_model(act_layer="gelu_tanh")
     bucket.add_hf(f"timm/{tid}", "model.safetensors", safetensors_bytes(reference))
-    write_registry(bucket, {NAME: entry(BUCKET_PATH, npz_bytes, timm=tid)})
+    write_registry(bucket, {NAME: entry(BUCKET_PATH, npz_bytes, timm=tid, num_classes=1000)})
     model = vitkit.load(NAME)
     assert model.info.extra["hub"]["source"] == f"timm:timm/{tid}"
     assert [r["path"] for r in bucket.requests if r["sent"]] == [f"timm/{tid}/resolve/main/model.safetensors"]

@@ -24,6 +24,14 @@ PINNED_PARAMS = {
     "BiT-R50x1": 25_549_352,
     "BiT-R101x3": 387_934_888,
     "BiT-R152x4": 936_533_224,
+    # equal to timm's resnetv2_50x3_bit, resnetv2_101x1_bit, resnetv2_152x2_bit, vit_tiny_r_s16_p8_224,
+    # vit_small_r26_s32_224 and vit_base_r26_s32_224 (1000 classes), counted on the meta device
+    "BiT-R50x3": 217_319_080,
+    "BiT-R101x1": 44_541_480,
+    "BiT-R152x2": 236_335_208,
+    "R+ViT-Ti/16": 6_337_704,
+    "R26+ViT-S/32": 36_431_912,
+    "R26+ViT-B/32": 101_383_976,
 }
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from .config import ViTConfig
 from .errors import VitkitError
-from .onnx_runner import META_CLASSES, META_CONFIG, META_OUTPUT, META_TRANSFORM, OnnxRunner
+from .onnx_runner import META_CLASSES, META_CONFIG, META_HEAD, META_OUTPUT, META_TRANSFORM, OnnxRunner
 
 Output = Literal["logits", "embedding"]
 INPUT_NAME = "images"
@@ -64,8 +64,10 @@ def _dynamic_shapes(cfg: Any, dynamic_batch: bool, dynamic_size: bool) -> dict[s
 
 
 def metadata(model: nn.Module, output: Output) -> dict[str, str]:
-    """The file's metadata: config, class names and transform as JSON strings."""
-    meta = {META_CONFIG: json.dumps(model.config.to_dict()), META_OUTPUT: output}
+    """The file's metadata: config, class names, transform (JSON strings) and the head's state."""
+    from .models.head import head_state
+
+    meta = {META_CONFIG: json.dumps(model.config.to_dict()), META_OUTPUT: output, META_HEAD: head_state(model)}
     if model.info.classes:
         meta[META_CLASSES] = json.dumps(list(model.info.classes))
     if model.info.transform:

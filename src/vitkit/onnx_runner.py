@@ -24,6 +24,7 @@ from .models.info import DeclaresInfo, ModelInfo, model_name
 # the metadata keys ``vitkit.export`` writes and this runner reads
 META_CONFIG, META_CLASSES = "vitkit.config", "vitkit.classes"
 META_TRANSFORM, META_OUTPUT = "vitkit.transform", "vitkit.output"
+META_HEAD = "vitkit.head"  # the exported model's head: valid | zeroed | absent (models.head.head_state)
 
 
 def onnxruntime_available() -> bool:
@@ -78,7 +79,7 @@ class OnnxRunner(DeclaresInfo):
         classes = json.loads(meta[META_CLASSES]) if META_CLASSES in meta else None
         transform = json.loads(meta[META_TRANSFORM]) if META_TRANSFORM in meta else None
         name = model_name(self.config) if self.config is not None else "ONNX graph"
-        self.info = ModelInfo(name, classes, transform, str(self.path))
+        self.info = ModelInfo(name, classes, transform, str(self.path), {"head": meta.get(META_HEAD, "valid")})
         self.output = meta.get(META_OUTPUT, "logits")
 
     def run_numpy(self, images: np.ndarray) -> np.ndarray:

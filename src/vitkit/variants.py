@@ -1,7 +1,8 @@
 """Named variants, spelled as in the paper and decoded from one table.
 
 ``ViT-B/16`` = Base width/depth/heads/MLP with 16x16 patches; ``R50+ViT-B/16`` = a BiT ResNet-50 stem
-(its "extended stage 3" so that the stem alone reduces 16x) with 1x1 patches; ``BiT-R50x1`` = a BiT
+(its "extended stage 3" so that the stem alone reduces 16x) with 1x1 patches; ``R+ViT-Ti/16`` = AugReg's
+``R_Ti_16``, the ResNet root alone with 8x8 patches; ``BiT-R50x1`` = a BiT
 ResNet classifier of depth 50 and width factor 1. Configs only: ``vitkit.models.build`` builds the modules.
 """
 
@@ -28,6 +29,10 @@ HYBRID_STAGES: dict[tuple[int, int], tuple[int, ...]] = {
     (50, 16): (3, 4, 9),
     (50, 32): (3, 4, 6, 3),
 }
+# "R+ViT-Ti/16" (AugReg's R_Ti_16): the root alone, then 8x8 patches. The official config's comment says the
+# root "downscales 2x, making /16"; its code (7x7/2 conv, then a 3x3/2 max-pool) downscales 4x, so each token
+# sees 32x32 pixels (a 7x7 grid at 224 px), in timm's copy too. vitkit builds what the code does.
+STEM_ONLY_PATCH = {16: 8}
 
 BIT_STAGES: dict[int, tuple[int, ...]] = {
     26: (2, 2, 2, 2),
@@ -48,12 +53,18 @@ REGISTERED = (
     "ViT-H/14",
     "R50+ViT-B/16",
     "R50+ViT-L/32",
+    "R26+ViT-B/32",
+    "R26+ViT-S/32",
+    "R+ViT-Ti/16",
     "BiT-R50x1",
+    "BiT-R50x3",
+    "BiT-R101x1",
     "BiT-R101x3",
+    "BiT-R152x2",
     "BiT-R152x4",
 )
 
-_VIT = re.compile(r"^(?:R(?P<depth>\d+)\+)?ViT-(?P<size>Ti|S|B|L|H)/(?P<patch>\d+)$")
+_VIT = re.compile(r"^(?:R(?P<depth>\d*)\+)?ViT-(?P<size>Ti|S|B|L|H)/(?P<patch>\d+)$")
 _BIT = re.compile(r"^BiT-R(?P<depth>\d+)x(?P<width>\d+)$")
 
 
@@ -72,10 +83,12 @@ def _vit_config(name: str, m: re.Match[str]) -> ViTConfig:
     hidden, layers, mlp, heads = SIZES[m["size"]]
     patch = int(m["patch"])
     resnet = None
-    if m["depth"]:
-        stages = HYBRID_STAGES.get((int(m["depth"]), patch))
+    if m["depth"] == "" and patch in STEM_ONLY_PATCH:
+        resnet, patch = ResNetConfig((), 1), STEM_ONLY_PATCH[patch]
+    elif m["depth"] is not None:
+        stages = HYBRID_STAGES.get((int(m["depth"] or 0), patch))
         if stages is None:
-            known = ", ".join(f"R{d}+ViT-*/{p}" for d, p in HYBRID_STAGES)
+            known = ", ".join([f"R{d}+ViT-*/{p}" for d, p in HYBRID_STAGES] + ["R+ViT-*/16"])
             raise ConfigError(f"model: no ResNet stem for {name!r} (known: {known})")
         resnet = ResNetConfig(stages, 1)
         patch = 1

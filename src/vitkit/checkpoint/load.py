@@ -141,7 +141,9 @@ def load(
     zero-initialised head on; ``drop_pre_logits`` removes the pre-logits layer. Names
     (``"ViT-B/16:imagenet21k+imagenet2012@384"``, ``"hf:google/vit-base-patch16-224"``,
     ``"timm:vit_small_patch16_224.augreg_in21k"``; ``vitkit pretrained`` lists them) are fetched through
-    ``vitkit.hub`` and carry their class names. ``num_heads`` is only needed
+    ``vitkit.hub`` and carry their class names; a name gives the same model from every source (its head,
+    pre-logits, activation, resolution and evaluation transform as the registry says). A BiT model takes
+    ``image_size`` as the resolution it is evaluated at. ``num_heads`` is only needed
     for timm files of a non-standard width. ``model.info`` holds its class names (when known), the data
     transform it was trained with and the file or name it came from.
     """
@@ -150,7 +152,7 @@ def load(
     model = build_checked(ckpt, path)
     if drop_pre_logits and isinstance(ckpt.config, ViTConfig) and ckpt.config.representation_size:
         model.drop_pre_logits()
-    if image_size is not None and isinstance(ckpt.config, ViTConfig):
+    if image_size is not None:
         _resize(model, image_size, resize, path)
     if num_classes is not None and (num_classes != model.config.num_classes or drop_pre_logits):
         model.reset_classifier(num_classes)

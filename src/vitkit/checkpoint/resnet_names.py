@@ -28,16 +28,23 @@ def official_to_vitkit(key: str) -> str:
 
 
 def timm_to_vitkit(key: str) -> str:
-    """``patch_embed.backbone.stages.0.blocks.1.norm2.weight`` -> ``...stages.0.units.1.gn2.weight``."""
-    return PREFIX + timm_body_to_vitkit(key.removeprefix(PREFIX))
+    """``patch_embed.backbone.stages.0.blocks.1.norm2.weight`` -> ``...stages.0.units.1.gn2.weight``.
+
+    A stem without stages (AugReg's R_Ti_16) is timm's bare stem module: ``patch_embed.backbone.conv.weight``.
+    """
+    rest = key.removeprefix(PREFIX)
+    if rest.startswith(("conv.", "norm.")):
+        rest = "stem." + rest
+    return PREFIX + timm_body_to_vitkit(rest)
 
 
-def vitkit_to_timm(key: str) -> str:
-    """The inverse of ``timm_to_vitkit``.
+def vitkit_to_timm(key: str, stem_only: bool = False) -> str:
+    """The inverse of ``timm_to_vitkit`` (``stem_only``: the backbone is the stem, without stages).
 
     ``...stages.0.units.1.gn2.weight`` -> ``...stages.0.blocks.1.norm2.weight``.
     """
-    return PREFIX + vitkit_body_to_timm(key.removeprefix(PREFIX))
+    rest = vitkit_body_to_timm(key.removeprefix(PREFIX))
+    return PREFIX + (rest.removeprefix("stem.") if stem_only else rest)
 
 
 def timm_body_to_vitkit(rest: str) -> str:

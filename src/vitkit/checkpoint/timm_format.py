@@ -63,13 +63,14 @@ def infer_config(sd: dict[str, torch.Tensor], path: Path, num_heads: int | None 
 
 
 def _infer_resnet(sd: dict[str, torch.Tensor]) -> ResNetConfig | None:
-    if "patch_embed.backbone.stem.conv.weight" not in sd:
+    root = sd.get("patch_embed.backbone.stem.conv.weight", sd.get("patch_embed.backbone.conv.weight"))
+    if root is None:  # (the second: a stem without stages, timm's bare stem module)
         return None
     units: dict[int, int] = {}
     for key in sd:
         if m := re.match(r"patch_embed\.backbone\.stages\.(\d+)\.blocks\.(\d+)\.", key):
             units[int(m[1])] = max(units.get(int(m[1]), 0), int(m[2]) + 1)
-    width = sd["patch_embed.backbone.stem.conv.weight"].shape[0]
+    width = root.shape[0]
     # timm: GroupNorm eps 1e-5; weight standardisation (w-mean)/sqrt(var+1e-8) ~ (w-mean)/(std+0)
     return ResNetConfig(tuple(units[i] for i in sorted(units)), width / 64, gn_eps=1e-5, ws_eps=0.0)
 
@@ -125,7 +126,7 @@ def from_state_dict(sd: dict[str, torch.Tensor], cfg: ViTConfig) -> dict[str, to
         if key == "pos_embed.weight":
             key = "pos_embed"
         elif key.startswith("patch_embed.backbone."):
-            key = vitkit_to_timm(key)
+            key = vitkit_to_timm(key, stem_only=cfg.resnet is not None and not cfg.resnet.num_layers)
         out[key] = value.detach().cpu().contiguous()
     return out
 

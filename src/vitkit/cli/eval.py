@@ -21,11 +21,13 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load
     from ..data import DataError, make_loader, open_dataset
     from ..device import pick_device
+    from ..models.head import require_classifier
     from ..use.evaluate import evaluate
     from ..use.predict import transform_for
 
     device = pick_device(args.device)
     model = load(args.checkpoint, device=device)
+    require_classifier(model, args.checkpoint)
     data = open_dataset(args.data)
     data.validate()
     classes = model.info.classes or data.classes

@@ -38,11 +38,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(table, indent=1))
         return 0
     width = max((len(r["name"]) for r in table), default=4)
-    print(f"{'name':<{width}} {'params':>8} {'res':>4}  {'data':<40} {'sources':<18} cached")
+    print(f"{'name':<{width}} {'params':>8} {'res':>4}  {'data':<40} {'use':<8} {'sources':<18} cached")
     for r in table:
         params = f"{r['params'] / 1e6:.1f}M" if r["params"] else "-"
+        use = "classify" if r["classifier"] else "features"  # zeroed or absent head: embed / finetune only
         print(
-            f"{r['name']:<{width}} {params:>8} {r['resolution']:>4}  {r['data']:<40} "
+            f"{r['name']:<{width}} {params:>8} {r['resolution']:>4}  {r['data']:<40} {use:<8} "
             f"{','.join(r['sources']):<18} {r['cached'] or 'no'}"
         )
     return 0

@@ -59,24 +59,69 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def unchanged(path: Path) -> bool:
-    """The cached file is the one recorded: same size and mtime, or (if touched) the same sha256."""
+UNITS = {"B": 0, "KiB": 1, "MiB": 2, "GiB": 3, "TiB": 4}
+
+
+def matches_listing(size: int, listed: str) -> bool:
+    """Whether ``size`` bytes is what a ``gsutil ls -lh`` listing shows as ``listed`` ("393.69 MiB", "1.14 GiB"):
+    the value rounded to two decimals in its unit, as gsutil prints it (to ~0.01 MiB; ~10 MiB for GiB files)."""
+    value, unit = listed.split()
+    return f"{round(size / 1024 ** UNITS[unit], 2):g}" == value
+
+
+def size_problem(size: int, expected: dict | None) -> str | None:
+    """Why a file of ``size`` bytes is not the expected one (``expected``: the registry's ``size`` in bytes or its
+    ``listed_size`` from the official listing), or None."""
+    expected = expected or {}
+    if expected.get("size") is not None and size != expected["size"]:
+        return f"{size} bytes, the registry says {expected['size']}"
+    listed = expected.get("listed_size")
+    if listed and not matches_listing(size, listed):
+        return f"{size} bytes, the official listing says {listed}"
+    return None
+
+
+def tail_problem(path: Path, suffix: str | None = None) -> str | None:
+    """An ``.npz`` (a zip that ``np.savez`` wrote: no archive comment) ends with its end-of-central-directory
+    record; bytes after it mean a padded or spliced file. Other files (by ``suffix``, else the path's): None."""
+    if (suffix or path.suffix).lower() != ".npz":
+        return None
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() < 22:
+            return "too short for an .npz"
+        f.seek(-22, os.SEEK_END)
+        tail = f.read(22)
+    if not (tail.startswith(b"PK\x05\x06") and tail[-2:] == b"\x00\x00"):
+        return "does not end where an .npz ends (padded, truncated or spliced)"
+    return None
+
+
+def problem(path: Path, expected: dict | None = None) -> str | None:
+    """Why the cached ``path`` is not the file to use, or None (then its record is up to date).
+
+    Checked: the size against the registry (``expected``: ``size``, ``listed_size``, ``sha256``) and against what
+    was recorded at its download, and the sha256 against the registry's or the recorded one (hashed only when the
+    file's size or mtime moved since the record, or when nothing was recorded: a file put there by hand).
+    """
+    if not path.is_file():
+        return "not cached"
+    expected = expected or {}
     rec = recorded(path)
-    if rec is None or not path.is_file():
-        return False
     st = path.stat()
-    if st.st_size == rec.get("size") and st.st_mtime_ns == rec.get("mtime_ns"):
-        return True
-    return st.st_size == rec.get("size") and sha256_of(path) == rec.get("sha256")
-
-
-def adopt(path: Path, sha256: str | None) -> bool:
-    """Accept a file put into the cache by hand (no record yet): record its sha256, unless it differs from the
-    registry's ``sha256``."""
-    if not path.is_file() or recorded(path) is not None:
-        return False
+    if why := size_problem(st.st_size, expected):
+        return why
+    if rec is not None and st.st_size != rec.get("size"):
+        return f"{st.st_size} bytes, {rec.get('size')} when it was downloaded"
+    if why := tail_problem(path):
+        return why
+    want = expected.get("sha256")
+    if rec is not None and st.st_mtime_ns == rec.get("mtime_ns") and want in (None, rec.get("sha256")):
+        return None
     digest = sha256_of(path)
-    if sha256 and digest != sha256:
-        return False
-    record(path, digest)
-    return True
+    if want and digest != want:
+        return f"sha256 {digest} differs from the registry's {want}"
+    if rec is not None and digest != rec.get("sha256"):
+        return f"sha256 {digest} differs from the one recorded at its download, {rec.get('sha256')}"
+    record(path, digest)  # first seen (put there by hand), or touched with the same bytes
+    return None

@@ -26,15 +26,24 @@ TIMEOUT_S = 60
 MAGIC = {".npz": (b"PK\x03\x04",), ".pth": (b"PK\x03\x04", b"\x80"), ".safetensors": ()}
 
 
-def fetch_url(url: str, dest: Path, *, size: int | None = None, sha256: str | None = None) -> Path:
-    """``url`` cached at ``dest`` (downloaded, or resumed, unless already there and intact)."""
+def fetch_url(url: str, dest: Path, expected: dict | None = None) -> Path:
+    """``url`` cached at ``dest`` (downloaded, or resumed, unless already there and intact).
+
+    ``expected``: what the registry knows of the file (``size`` in bytes, ``listed_size`` from the official
+    listing, ``sha256``), enforced on the download and on the cached copy. A cached copy that fails them is
+    refused (one line on stderr naming it and what was expected) and downloaded again over it.
+    """
+    expected = expected or {}
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         lock = _acquire(dest)
         try:
-            if cache.unchanged(dest) or cache.adopt(dest, sha256):  # another process may just have finished it
+            why = cache.problem(dest, expected)  # another process may just have finished it
+            if why is None:
                 return dest
-            return _download(url, dest, size, sha256)
+            if dest.exists():
+                print(f"vitkit: refused the cached {dest}: {why}; downloading it again", file=sys.stderr, flush=True)
+            return _download(url, dest, expected)
         finally:
             lock.release()
     except OSError as e:
@@ -52,7 +61,7 @@ def _acquire(dest: Path) -> FileLock:
     return lock
 
 
-def _download(url: str, dest: Path, size: int | None, sha256: str | None) -> Path:
+def _download(url: str, dest: Path, expected: dict) -> Path:
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
     try:
@@ -63,11 +72,11 @@ def _download(url: str, dest: Path, size: int | None, sha256: str | None) -> Pat
     if offset and response.status != 206:  # the server ignored the Range: start over
         offset = 0
     total = _total(response, offset)
-    if size is not None and total is not None and total != size:
+    if total is not None and (why := cache.size_problem(total, expected)):
         response.close()
-        raise HubError(f"{url}: the server offers {total} bytes, the registry says {size}; nothing cached")
+        raise HubError(f"{url}: the server offers {why}; nothing cached")
     _stream(response, part, offset, total, url)
-    digest = _check(url, part, dest, size, sha256)
+    digest = _check(url, part, dest, expected)
     os.replace(part, dest)
     cache.record(dest, digest)
     return dest
@@ -137,25 +146,25 @@ def _stream(response: http.client.HTTPResponse, part: Path, offset: int, total: 
         )
 
 
-def _check(url: str, part: Path, dest: Path, size: int | None, sha256: str | None) -> str:
+def _check(url: str, part: Path, dest: Path, expected: dict) -> str:
     """The finished download's sha256; refuse (and delete) it if it is not the expected checkpoint."""
-    problem, got = None, ""
-    got_size = part.stat().st_size
     with open(part, "rb") as f:
         head = f.read(16)
     magic = MAGIC.get(dest.suffix.lower(), ())
-    if size is not None and got_size != size:
-        problem = f"{got_size} bytes, the registry says {size}"
-    elif head.lstrip().lower().startswith((b"<!doctype", b"<html")):
+    got = ""
+    problem = cache.size_problem(part.stat().st_size, expected)
+    if problem is None and head.lstrip().lower().startswith((b"<!doctype", b"<html")):
         problem = "an HTML page, not a checkpoint"
-    elif magic and not head.startswith(magic):
+    elif problem is None and magic and not head.startswith(magic):
         problem = f"not a {dest.suffix} file (starts with {head[:8]!r})"
-    else:
-        expected = sha256 or (cache.recorded(dest) or {}).get("sha256")
+    elif problem is None and (tail := cache.tail_problem(part, dest.suffix)):
+        problem = tail
+    elif problem is None:
+        want = expected.get("sha256") or (cache.recorded(dest) or {}).get("sha256")
         got = cache.sha256_of(part)
-        if expected and got != expected:
-            known = "the registry's" if sha256 else "the one recorded at the first download"
-            problem = f"sha256 {got} differs from {known}, {expected}"
+        if want and got != want:
+            known = "the registry's" if expected.get("sha256") else "the one recorded at the first download"
+            problem = f"sha256 {got} differs from {known}, {want}"
     if problem:
         part.unlink(missing_ok=True)
         raise HubError(f"{url}: refused: {problem}; nothing cached")

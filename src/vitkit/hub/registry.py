@@ -29,21 +29,44 @@ class Entry:
     resolution: int
     data: str
     labels: str  # imagenet1k | imagenet21k | none
-    num_classes: int
-    official: dict[str, Any] | None = None  # {"path": bucket path, "size": bytes or None, "sha256": hex or None}
+    num_classes: int  # the released file's head (21843, 1000); the model has none unless ``head`` is valid
+    # {"path": bucket path, "size": bytes or None, "listed_size": the official listing's "393.69 MiB" or None,
+    #  "sha256": hex or None}
+    official: dict[str, Any] | None = None
     timm: str | None = None  # timm model id; its copy is the HF repo timm/<id>
     hf: str | None = None  # Hugging Face repo id of the transformers copy (google/...)
     family: str = "original"
     default: bool = False  # the entry a name without @RES means
     paper: dict[str, Any] | None = None  # the paper's reported accuracy, where it gives one
     arch_overrides: dict[str, Any] = field(default_factory=dict)  # config fields beyond the variant (tests)
-    params: int | None = None  # parameters with the head, as count_params gives them (shipped entries: stored)
+    params: int | None = None  # parameters of the model the name yields, as count_params gives them (stored)
+    head: str = "valid"  # the released file's head: valid | zeroed (by its authors) | absent
+    pre_logits: bool = False  # the model has the pre-logits layer (Dense + tanh) of its pre-training
+    transform: dict[str, Any] | None = None  # the authors' evaluation transform (TransformConfig fields)
+    notes: list[str] = field(default_factory=list)  # where sources or the paper differ from this release
+
+    @property
+    def classifies(self) -> bool:
+        """Whether the name's model is a classifier (a valid head), or a feature extractor."""
+        return self.head == "valid"
 
     def model_config(self) -> Any:
-        """The architecture the file must have (the variant at the entry's resolution and head size)."""
+        """The model the name yields, whatever its source: the variant at the entry's resolution, with the
+        released head when it is valid (none otherwise) and the pre-logits layer where the release has it."""
         from ..variants import model_config
 
-        return model_config(self.arch, image_size=self.resolution, num_classes=self.num_classes, **self.arch_overrides)
+        cfg = model_config(
+            self.arch, image_size=self.resolution, num_classes=self.num_classes if self.classifies else 0
+        )
+        if self.pre_logits:
+            cfg = cfg.replace(representation_size=cfg.hidden_size)
+        return cfg.replace(**self.arch_overrides) if self.arch_overrides else cfg
+
+    def transform_config(self) -> Any:
+        """The transform the authors evaluate this release with, at its resolution."""
+        from ..data.transforms import TransformConfig
+
+        return TransformConfig(**{**(self.transform or {}), "image_size": self.resolution})
 
     def official_url(self) -> str | None:
         """The official file's URL under the base URL (``VITKIT_HUB_URL`` or storage.googleapis.com)."""

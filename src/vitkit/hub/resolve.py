@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .conform import conform
 from .errors import HubError
 from .labels import class_names, label_set_of_timm
 from .names import Ref, parse
@@ -42,13 +43,18 @@ class Resolved:
         return getattr(self.ref.entry.model_config(), "num_heads", None) if self.ref.entry is not None else None
 
     def adopt(self, ckpt: Any) -> Any:
-        """``ckpt`` (a ``Checkpoint`` read from ``path``) checked against the registry, with class names and
-        provenance attached; a file of another architecture is refused with both named."""
-        if self.ref.entry is not None:
-            check_architecture(self.ref.entry, ckpt.config, self.got)
+        """``ckpt`` (a ``Checkpoint`` read from ``path``) checked against the registry and made the name's model
+        (``conform``: the same model from every source), with class names and provenance attached; a file of
+        another architecture is refused with both named."""
+        hub: dict[str, Any] = {"name": self.name, "source": str(self.got.source)}
+        entry = self.ref.entry
+        if entry is not None:
+            check_architecture(entry, ckpt.config, self.got)
+            ckpt = conform(entry, ckpt, str(self.got.path))
+            hub |= {"head": entry.head, "classifier": classifier_for(entry)}
         if ckpt.classes is None:
             ckpt.classes = class_names(_label_set(self.ref), getattr(ckpt.config, "num_classes", 0))
-        ckpt.extra = {**ckpt.extra, "hub": {"name": self.name, "source": str(self.got.source)}}
+        ckpt.extra = {**ckpt.extra, "hub": {k: v for k, v in hub.items() if v is not None}}
         return ckpt
 
 
@@ -56,6 +62,19 @@ def resolve(name: str) -> Resolved:
     """Fetch the file of ``name`` (downloaded once, cached, verified) for ``vitkit.load`` to read."""
     ref = parse(name)
     return Resolved(name, ref, fetch(ref))
+
+
+def classifier_for(entry: Entry) -> str | None:
+    """For a feature-extractor name, the registered ImageNet-1k classifier of the same release and architecture."""
+    if entry.classifies:
+        return None
+    from .registry import entries
+
+    prefix = entry.name.split(":")[0] + ":" + entry.name.split(":")[1].split("@")[0] + "+imagenet2012"
+    for name, other in entries().items():
+        if name.startswith(prefix) and other.default and other.classifies:
+            return name.split("@")[0]
+    return None
 
 
 def _label_set(ref: Ref) -> str:

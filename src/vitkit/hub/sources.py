@@ -75,7 +75,7 @@ def cached(ref: Ref) -> Source | None:
     """The first source of ``ref`` already in a cache, without any network access."""
     for source in sources(ref):
         if source.kind == "official":
-            if cache.unchanged(cache.official_path(source.entry.official["path"])):
+            if cache.problem(cache.official_path(source.entry.official["path"]), source.entry.official) is None:
                 return source
         elif _hf_cached(source):
             return source
@@ -94,13 +94,16 @@ def _official(source: Source) -> Path:
     info = source.entry.official
     dest = cache.official_path(info["path"])
     if cache.offline():
-        if cache.unchanged(dest) or cache.adopt(dest, info.get("sha256")):
+        why = cache.problem(dest, info)
+        if why is None:
             return dest
+        if dest.exists():
+            raise HubError(f"offline (VITKIT_OFFLINE / HF_HUB_OFFLINE): refused the cached {dest}: {why}; not used")
         raise HubError(
-            f"offline (VITKIT_OFFLINE / HF_HUB_OFFLINE): {dest} is not cached (or fails its sha256); "
+            f"offline (VITKIT_OFFLINE / HF_HUB_OFFLINE): {dest} is not cached; "
             f"fetch {source.address} there or run once online"
         )
-    return fetch_url(source.address, dest, size=info.get("size"), sha256=info.get("sha256"))
+    return fetch_url(source.address, dest, info)
 
 
 def _hf_unreachable() -> str | None:

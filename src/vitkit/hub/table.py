@@ -46,7 +46,13 @@ def rows(with_cache: bool = False, contains: str = "") -> list[dict[str, Any]]:
             "data": e.data,
             "labels": e.labels,
             "sources": [s.kind for s in sources(ref)],
+            "head": e.head,
+            "pre_logits": e.pre_logits,
+            "classifier": e.classifies,
             "paper_imagenet_top1": (e.paper or {}).get("imagenet_top1"),
+            "paper": e.paper,
+            "listed_size": (e.official or {}).get("listed_size"),
+            "notes": list(e.notes),
         }
         if with_cache:
             hit = cached(ref)
@@ -55,16 +61,40 @@ def rows(with_cache: bool = False, contains: str = "") -> list[dict[str, Any]]:
     return out
 
 
+HEAD = {"valid": "classifier", "zeroed": "none (zeroed in the release)", "absent": "none (absent in the release)"}
+
+
 def markdown() -> str:
-    """The by-name table of docs/checkpoints.md."""
+    """The by-name table of docs/checkpoints.md, then the notes of the names that have any."""
     lines = [
-        "| name | params | resolution | pre-training data | sources | paper ImageNet top-1 |",
-        "|---|---:|---:|---|---|---:|",
+        "| name | params | resolution | data | head | pre-logits | official size | sources | paper ImageNet top-1 |",
+        "|---|---:|---:|---|---|---|---:|---|---|",
     ]
+    notes: dict[str, list[str]] = {}  # note -> the names it applies to
     for r in rows():
         params = f"{r['params'] / 1e6:.1f} M" if r["params"] else "—"
-        acc = f"{r['paper_imagenet_top1']:.2f}" if r["paper_imagenet_top1"] else "—"
-        lines.append(
-            f"| `{r['name']}` | {params} | {r['resolution']} | {r['data']} | {', '.join(r['sources'])} | {acc} |"
-        )
-    return "\n".join(lines) + "\n"
+        cells = [
+            f"`{r['name']}`",
+            params,
+            str(r["resolution"]),
+            r["data"],
+            HEAD[r["head"]],
+            "yes" if r["pre_logits"] else "no",
+            r["listed_size"] or "—",
+            ", ".join(r["sources"]),
+            _paper(r["paper"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+        for note in r["notes"]:
+            notes.setdefault(note, []).append(f"`{r['name']}`")
+    listed = [f"- {note}: {', '.join(names)}" for note, names in notes.items()]
+    return "\n".join(lines) + "\n" + ("\nNotes:\n\n" + "\n".join(listed) + "\n" if listed else "")
+
+
+def _paper(paper: dict | None) -> str:
+    """The paper's figure with where it comes from, and whether it is this file's."""
+    if not paper:
+        return "—"
+    where = f"{paper['table']}, {paper['resolution']} px" if paper.get("resolution") else paper["table"]
+    release = "" if paper.get("release", True) else "; not this file"
+    return f"{paper['imagenet_top1']:.2f} ({where}{release})"

@@ -305,6 +305,11 @@ class BiTResNet(DeclaresInfo, nn.Module):
         """The image representation: the pooled features before the head, (B, embed_dim)."""
         return self.forward_head(self.forward_features(x), pre_logits=True)
 
+    def set_image_size(self, image_size: int | tuple[int, int], mode: str = "bilinear") -> None:
+        """The resolution the model is evaluated at (and its transform resizes to); a ResNet's weights do not
+        depend on it, so ``mode`` is unused (it is there to match ``VisionTransformer.set_image_size``)."""
+        self.config = self.config.replace(image_size=image_size)
+
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head by a zero-initialised one for ``num_classes`` (0: no head)."""
         self.config = self.config.replace(num_classes=num_classes)

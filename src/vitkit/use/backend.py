@@ -23,9 +23,16 @@ def load_for_inference(
 
     ``auto`` runs ``.onnx`` files in onnxruntime and checkpoints in torch (exporting costs seconds, more than
     a few images gain); ``onnxruntime`` on a checkpoint exports it (``output``) to a temporary file first.
+    For logits, a feature extractor (a zeroed or absent head) is refused in one line.
     """
     from ..checkpoint import load
     from ..device import pick_device
+    from ..models.head import require_classifier
+
+    def checked(model: Any) -> Any:
+        if output == "logits":
+            require_classifier(model, os.fspath(path))
+        return model
 
     is_onnx = Path(path).suffix.lower() == ".onnx"
     if backend == "torch" and is_onnx:
@@ -37,9 +44,9 @@ def load_for_inference(
             runner = OnnxRunner(path)
             if runner.output != output:
                 raise ConfigError(f"{path} computes {runner.output}, not {output} (vitkit export --output {output})")
-            return runner
+            return checked(runner)
         from ..export import export_onnx
 
         with tempfile.TemporaryDirectory() as tmp:  # the session keeps the graph in memory
-            return OnnxRunner(export_onnx(load(path), Path(tmp) / "model.onnx", output=output))
-    return load(path, device=pick_device(device))
+            return OnnxRunner(export_onnx(checked(load(path)), Path(tmp) / "model.onnx", output=output))
+    return checked(load(path, device=pick_device(device)))

@@ -10,6 +10,8 @@ vitkit.mkl_amd.enable()
 
 import torch  # noqa: E402 -- after enable(), on purpose
 
+from hub_server import BucketServer  # noqa: E402
+
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official"
 
 # OMP_NUM_THREADS wins (e.g. 1 when other jobs share the machine); otherwise at most 2 threads
@@ -25,3 +27,21 @@ def fixtures_dir() -> Path:
             pytest.fail(message + " (CI=true: the conformance tests must run in CI)")
         pytest.skip(message)
     return FIXTURES
+
+
+@pytest.fixture
+def bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The local bucket, with vitkit's cache, registry and Hugging Face settings pointed at test folders."""
+    with BucketServer() as b:
+        monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("VITKIT_HUB_URL", b.url)
+        monkeypatch.setenv("VITKIT_REGISTRY", str(tmp_path / "registry.json"))
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+        monkeypatch.setenv("HF_ENDPOINT", b.url)  # any Hugging Face request stays on 127.0.0.1
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # a proxy set for the machine must not see the tests
+        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+        for var in ("VITKIT_OFFLINE", "HF_HUB_OFFLINE", "VITKIT_NO_PROGRESS"):
+            monkeypatch.delenv(var, raising=False)
+        b.registry = tmp_path / "registry.json"
+        b.home = tmp_path / "home"
+        yield b

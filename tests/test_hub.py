@@ -21,7 +21,6 @@ import pytest
 import torch
 
 import vitkit
-from hub_server import BucketServer
 from vitkit.cli.main import main as cli
 from vitkit.hub import HubError
 from vitkit.hub import download as download_module
@@ -55,24 +54,6 @@ def entry(path: str, data: bytes | None = None, *, sha: bool = True, size: bool 
 @pytest.fixture
 def npz_bytes(fixtures_dir: Path) -> bytes:
     return (fixtures_dir / "vit_token_p4_32.params_prelinen.npz").read_bytes()
-
-
-@pytest.fixture
-def bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The local bucket, with vitkit's cache, registry and Hugging Face settings pointed at test folders."""
-    with BucketServer() as b:
-        monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
-        monkeypatch.setenv("VITKIT_HUB_URL", b.url)
-        monkeypatch.setenv("VITKIT_REGISTRY", str(tmp_path / "registry.json"))
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-        monkeypatch.setenv("HF_ENDPOINT", b.url)  # any Hugging Face request stays on 127.0.0.1
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # a proxy set for the machine must not see the tests
-        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-        for var in ("VITKIT_OFFLINE", "HF_HUB_OFFLINE", "VITKIT_NO_PROGRESS"):
-            monkeypatch.delenv(var, raising=False)
-        b.registry = tmp_path / "registry.json"
-        b.home = tmp_path / "home"
-        yield b
 
 
 def write_registry(b, models: dict[str, dict]) -> None:

@@ -25,9 +25,9 @@ def conform(entry: Entry, ckpt: Any, where: str) -> Any:
     cfg = ckpt.config
     if hasattr(want, "gelu"):  # ViT: the authors' activation and LayerNorm, whichever library wrote the copy
         _check_pre_logits(entry, cfg, want, where)
-        cfg = cfg.replace(gelu=want.gelu, layer_norm_eps=want.layer_norm_eps)
+        cfg = cfg.replace(gelu=want.gelu, layer_norm_eps=want.layer_norm_eps, name=want.name)
     else:  # BiT: the resolution the authors evaluate at (the weights do not depend on it)
-        cfg = cfg.replace(image_size=want.image_size)
+        cfg = cfg.replace(image_size=want.image_size, name=want.name)
     ckpt.state_dict = _conform_head(entry, cfg, ckpt.state_dict, where)
     ckpt.config = cfg.replace(num_classes=want.num_classes)
     ckpt.extra = {**ckpt.extra, "transform": entry.transform_config().to_dict()}

@@ -55,12 +55,9 @@ class Entry:
         released head when it is valid (none otherwise) and the pre-logits layer where the release has it."""
         from ..variants import model_config
 
-        cfg = model_config(
-            self.arch, image_size=self.resolution, num_classes=self.num_classes if self.classifies else 0
-        )
-        if self.pre_logits:
-            cfg = cfg.replace(representation_size=cfg.hidden_size)
-        return cfg.replace(**self.arch_overrides) if self.arch_overrides else cfg
+        num_classes = self.num_classes if self.classifies else 0
+        cfg = model_config(self.arch, image_size=self.resolution, num_classes=num_classes, **self.arch_overrides)
+        return cfg.replace(representation_size=cfg.hidden_size) if self.pre_logits else cfg
 
     def transform_config(self) -> Any:
         """The transform the authors evaluate this release with, at its resolution."""

@@ -17,7 +17,9 @@ def tiny(tmp_path_factory):
     """A tiny ViT checkpoint, a BiT one and a non-image file."""
     root = tmp_path_factory.mktemp("cli_errors")
     kw = dict(patch_size=4, hidden_size=32, num_layers=1, num_heads=2, mlp_dim=64, image_size=16, num_classes=3)
-    vitkit.save(vitkit.create_model("ViT-Ti/16", **kw), root / "vit.safetensors")
+    vit = vitkit.create_model("ViT-Ti/16", **kw)
+    torch.nn.init.normal_(vit.head.weight)  # a classifier: a zero head would be refused before the error under test
+    vitkit.save(vit, root / "vit.safetensors")
     bit = vitkit.create_model("BiT-R50x1", num_classes=3, image_size=32)
     vitkit.save(bit, root / "bit.safetensors")
     (root / "not_an_image.png").write_bytes(b"plain text")
@@ -59,6 +61,7 @@ def test_bad_invocation_exits_2_with_one_line(case, tiny, capsys):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"vitkit {argv[0]}: error: "), err
     assert "Traceback" not in err
+    assert "feature extractor" not in err  # the error under test, not the head check that comes first
 
 
 @pytest.mark.slow

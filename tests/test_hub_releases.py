@@ -260,6 +260,8 @@ def test_predict_eval_serve_refuse_a_feature_extractor_in_one_line(
 
     with pytest.raises(NotAClassifierError, match="a feature extractor"):
         Engine(NAME)
+    assert cli(["info", NAME]) == 0  # says what the file is
+    assert "a feature extractor (head absent); the release's head was zeroed by its authors" in capsys.readouterr().out
 
 
 def test_the_refusal_names_the_released_classifier(bucket, official_file, hf_files, capsys, tmp_path) -> None:
@@ -441,3 +443,27 @@ def test_pretrained_json_says_what_each_name_is(capsys, monkeypatch) -> None:
     assert (raw["head"], raw["pre_logits"], raw["classifier"], raw["listed_size"]) == ("zeroed", True, False,
                                                                                       "393.69 MiB")  # fmt: skip
     assert raw["sources"] == ["official", "hf"] and ft["classifier"] and ft["sources"] == ["official", "timm", "hf"]
+
+
+def test_a_damaged_hugging_face_copy_is_refused_and_fetched_again(
+    bucket, official_file, hf_files, monkeypatch, capsys
+) -> None:
+    """The Hub stores a large file as blobs/<sha256>: bytes that do not hash to that name are not used."""
+    serve_all(bucket, official_file, hf_files)
+    bucket.mode[PATH] = "404"
+    good = vitkit.load(NAME)
+    cached = Path(vitkit.hub.fetch_name(NAME).path / "model.safetensors")  # a link into blobs/
+    blob = cached.resolve()
+    data = blob.read_bytes()
+    blob.write_bytes(data[:-64] + bytes(64))  # replaced bytes, same size
+    monkeypatch.setenv("VITKIT_OFFLINE", "1")
+    with pytest.raises(HubError) as e:
+        vitkit.load(NAME)
+    assert "\n" not in str(e.value) and f"refused the cached {cached}" in str(e.value) and "not used" in str(e.value)
+    monkeypatch.delenv("VITKIT_OFFLINE")
+    capsys.readouterr()
+    again = vitkit.load(NAME)  # online: said on stderr, downloaded again
+    assert f"refused the cached {cached}" in capsys.readouterr().err and cached.read_bytes() == data
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), good(x), rtol=0, atol=0)

@@ -16,13 +16,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import read_checkpoint
+    from ..models.head import head_state_of
 
     ckpt = read_checkpoint(args.checkpoint, num_heads=args.num_heads)
     params = sum(t.numel() for t in ckpt.state_dict.values())
+    head = [ckpt.state_dict[k] for k in ("head.weight", "head.bias") if k in ckpt.state_dict]
     info = {
         "path": str(args.checkpoint),
         "format": ckpt.format,
         "params": params,
+        "head": head_state_of(ckpt.config, head),  # valid | zeroed | absent: a classifier, or a feature extractor
         "config": ckpt.config.to_dict(),
         "classes": ckpt.classes,
         **({"extra": ckpt.extra} if ckpt.extra else {}),
@@ -30,7 +33,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=1, default=list))
         return 0
-    print(f"{info['path']}: {ckpt.format} checkpoint, {params:,} parameters")
+    use = "a classifier" if info["head"] == "valid" else f"a feature extractor (head {info['head']})"
+    released = (ckpt.extra.get("hub") or {}).get("head")
+    if released == "zeroed":
+        use += "; the release's head was zeroed by its authors"
+    print(f"{info['path']}: {ckpt.format} checkpoint, {params:,} parameters, {use}")
     for key, value in info["config"].items():
         print(f"  {key:<24} {value}")
     if ckpt.classes:

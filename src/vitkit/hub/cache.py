@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from ..atomic import write_atomic
@@ -124,4 +125,32 @@ def problem(path: Path, expected: dict | None = None) -> str | None:
     if rec is not None and digest != rec.get("sha256"):
         return f"sha256 {digest} differs from the one recorded at its download, {rec.get('sha256')}"
     record(path, digest)  # first seen (put there by hand), or touched with the same bytes
+    return None
+
+
+def hub_blob_problem(path: Path) -> str | None:
+    """huggingface_hub stores each large (LFS) file as ``blobs/<its sha256>``: a cached copy whose bytes do not hash
+    to that name was truncated, padded or replaced. Small git files (named by a sha1) and other layouts: None.
+
+    A file once hashed is remembered by size and mtime under ``VITKIT_HOME/hub-verified`` (the Hugging Face cache
+    itself is not written to), so a large file is hashed once, not at every load.
+    """
+    blob = path.resolve()
+    if not re.fullmatch(r"[0-9a-f]{64}", blob.name) or not blob.is_file():
+        return None
+    st = blob.stat()
+    mark = home() / "hub-verified" / blob.name
+    try:
+        if json.loads(mark.read_text()) == [st.st_size, st.st_mtime_ns]:
+            return None
+    except (OSError, ValueError):
+        pass
+    digest = sha256_of(blob)
+    if digest != blob.name:
+        return f"sha256 {digest} differs from the Hub's, {blob.name} (the name it was stored under)"
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(mark, lambda f: f.write(json.dumps([st.st_size, st.st_mtime_ns]).encode()))
+    except OSError:  # an unwritable VITKIT_HOME only costs hashing again next time
+        pass
     return None

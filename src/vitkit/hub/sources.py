@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,11 +137,33 @@ def _hf_file(repo: str, filename: str) -> Path:
     from huggingface_hub import hf_hub_download
 
     unreachable = _hf_unreachable()
+    kwargs = _hf_kwargs(unreachable)
     with _hf_quiet():
         try:
-            return Path(hf_hub_download(repo, filename, **_hf_kwargs(unreachable)))
+            path = Path(hf_hub_download(repo, filename, **kwargs))
         except Exception as e:  # noqa: BLE001 -- huggingface_hub raises many types (HTTP, offline, not found): all "not here"
             raise HubError(_hf_reason(e, filename, unreachable)) from None
+        return _hf_checked(path, repo, filename, kwargs)
+
+
+def _hf_checked(path: Path, repo: str, filename: str, kwargs: dict, revision: str | None = None) -> Path:
+    """``path`` if its bytes are the Hub's (``cache.hub_blob_problem``); a damaged copy is refused in one line and
+    not used: offline that is the error, online it is said on stderr and downloaded again."""
+    from huggingface_hub import hf_hub_download
+
+    why = cache.hub_blob_problem(path)
+    if why is None:
+        return path
+    if kwargs["local_files_only"]:
+        raise HubError(f"refused the cached {path}: {why}; not used (offline: run once online to fetch it again)")
+    print(f"vitkit: refused the cached {path}: {why}; downloading it again", file=sys.stderr, flush=True)
+    try:
+        path = Path(hf_hub_download(repo, filename, revision=revision, force_download=True, **kwargs))
+    except Exception as e:  # noqa: BLE001 -- as above
+        raise HubError(_hf_reason(e, filename)) from None
+    if why := cache.hub_blob_problem(path):
+        raise HubError(f"{repo}/{filename}: refused: {why}")
+    return path
 
 
 def _hf_snapshot(repo: str) -> Path:
@@ -154,11 +177,13 @@ def _hf_snapshot(repo: str) -> Path:
         except Exception as e:  # noqa: BLE001 -- as above
             raise HubError(_hf_reason(e, "the repository", unreachable)) from None
         if (folder / "model.safetensors").is_file():
+            _hf_checked(folder / "model.safetensors", repo, "model.safetensors", kwargs, folder.name)
             return folder
         try:  # older repositories ship only the pickle (read with weights_only=True: no code runs)
-            hf_hub_download(repo, HF_PICKLE, revision=folder.name, **kwargs)  # into the same snapshot
+            pickle = Path(hf_hub_download(repo, HF_PICKLE, revision=folder.name, **kwargs))  # into the snapshot
         except Exception as e:  # noqa: BLE001 -- as above
             raise HubError(_hf_reason(e, f"model.safetensors (absent) or {HF_PICKLE}", unreachable)) from None
+        _hf_checked(pickle, repo, HF_PICKLE, kwargs, folder.name)
     return folder
 
 

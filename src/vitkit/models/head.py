@@ -27,13 +27,17 @@ def head_state(model: Any) -> HeadState:
     Models whose weights are not at hand (the ONNX runner) report what their checkpoint declared
     (``info.extra["head"]``), else ``valid``.
     """
-    if getattr(model.config, "num_classes", 0) == 0:
-        return "absent"
     head = getattr(model, "head", None)
-    if isinstance(head, nn.Linear):
-        zero = not head.weight.detach().any() and (head.bias is None or not head.bias.detach().any())
-        return "zeroed" if zero else "valid"
+    if isinstance(head, nn.Linear) or getattr(model.config, "num_classes", 0) == 0:
+        return head_state_of(model.config, list(head.parameters()) if isinstance(head, nn.Linear) else [])
     return model.info.extra.get("head", "valid")
+
+
+def head_state_of(config: Any, tensors: list[Any]) -> HeadState:
+    """The state of a head given by its config and its tensors (weight, bias), as a checkpoint holds them."""
+    if getattr(config, "num_classes", 0) == 0:
+        return "absent"
+    return "zeroed" if tensors and not any(bool(t.detach().any()) for t in tensors) else "valid"
 
 
 def require_classifier(model: Any, what: str) -> None:

@@ -65,7 +65,7 @@ def _factory(kind: str, d: int, n: int, nlist: int) -> str:
     if kind == "hnsw":
         return "HNSW32,Flat"
     m = next(m for m in (d // 4, d // 2, d // 8, d, 1) if m >= 1 and d % m == 0)
-    return f"IVF{nlist},PQ{m}x8,RFlat"
+    return f"IVF{nlist},PQ{m}x8np,RFlat"  # np: no polysemous training (slow, unused here)
 
 
 def set_params(index: Any, kind: str, params: dict[str, int]) -> None:

@@ -27,6 +27,7 @@ COMMANDS = {
     "bench": "bench",
     "embed": "embed",
     "neighbors": "neighbors",
+    "index": "index",
     "fewshot": "fewshot",
     "inspect": "inspect",
     "serve": "serve",

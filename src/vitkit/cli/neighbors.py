@@ -11,7 +11,9 @@ HELP = "nearest neighbours by cosine similarity in an embeddings file (query: ro
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("embeddings", help="a file written by `vitkit embed` (.npz or .parquet)")
+    p.add_argument(
+        "embeddings", help="a file or folder written by `vitkit embed`, or an index folder from `vitkit index`"
+    )
     p.add_argument(
         "queries",
         nargs="+",
@@ -30,7 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="exact",
         help="exact: brute-force matrix product (default); faiss: IndexFlatIP, IVF for large files",
     )
-    p.add_argument("--nprobe", type=int, default=16, help="faiss IVF: cells searched per query")
+    p.add_argument(
+        "--nprobe", type=int, default=None, help="IVF: cells searched per query (default 16; an index: its own)"
+    )
     p.add_argument("--include-self", action="store_true", help="keep a row query in its own results")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--device", default=None)
@@ -38,10 +42,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..use.embed import embed_image_files, load_embeddings
+    from ..use.index import PersistentIndex, is_index
     from ..use.neighbors import format_table, neighbors, resolve_queries
 
-    emb = load_embeddings(args.embeddings)
-    checkpoint = args.checkpoint or emb.meta.get("checkpoint")
+    if is_index(args.embeddings):  # loaded as built, with the parameters that met its recall target
+        emb = PersistentIndex(args.embeddings, {"nprobe": args.nprobe} if args.nprobe else None)
+        source_meta = emb.meta.get("embeddings_meta") or {}
+    else:
+        emb = load_embeddings(args.embeddings)
+        source_meta = emb.meta
+    checkpoint = args.checkpoint or source_meta.get("checkpoint")
     embedder = None  # the checkpoint is loaded only if a query is an image file
     from ..hub import is_name
 
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         args.k,
         backend=args.index,
         include_self=args.include_self,
-        **({"nprobe": args.nprobe} if args.index == "faiss" else {}),
+        **({"nprobe": args.nprobe or 16} if args.index == "faiss" else {}),
     )
     print(json.dumps(results, indent=1) if args.json else format_table(results))
     return 0

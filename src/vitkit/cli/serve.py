@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "serve a checkpoint over HTTP: predict, embed, neighbours, attention rollout, and a web page at /"
 
@@ -23,9 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--neighbors",
-        metavar="EMB.npz",
+        metavar="EMB",
         default=None,
-        help="an embeddings file from `vitkit embed`: enables /v1/neighbors and thumbnails",
+        help="an embeddings file or folder (`vitkit embed`) or an index folder (`vitkit index`, loaded as built):"
+        " enables /v1/neighbors and thumbnails",
     )
     p.add_argument(
         "--backend",
@@ -54,6 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"seconds a request may take before a 503 (default {d.request_timeout_s:g})",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument(
+        "--api-key-file",
+        default=None,
+        help="a file holding a shared secret that /v1/* requests must send as 'Authorization: Bearer KEY' "
+        "(default: $VITKIT_API_KEY; none: open)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise ConfigError("vitkit serve needs FastAPI and uvicorn: pip install 'vitkit[serve]'") from None
     from ..serve.app import ServeOptions
+    from ..serve.auth import is_loopback, load_api_key
     from ..serve.limits import Limits
     from ..serve.server import ServerSpec, run_server
 
@@ -80,7 +89,14 @@ def run(args: argparse.Namespace) -> int:
         max_files=args.max_files,
         request_timeout_s=args.request_timeout,
     )
-    options = ServeOptions(max_batch=args.max_batch, max_delay_ms=args.max_delay_ms, limits=limits)
+    api_key = load_api_key(args.api_key_file)
+    if api_key is None and not is_loopback(args.host):
+        print(
+            f"vitkit serve: warning: listening on {args.host} without an API key: anyone who can reach it can use it"
+            " (--api-key-file or VITKIT_API_KEY)",
+            file=sys.stderr,
+        )
+    options = ServeOptions(max_batch=args.max_batch, max_delay_ms=args.max_delay_ms, limits=limits, api_key=api_key)
     run_server(
         ServerSpec(
             args.checkpoint, args.host, args.port, args.backend, args.device, args.neighbors, args.access_log, options

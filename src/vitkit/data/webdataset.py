@@ -162,6 +162,20 @@ class WebDataset(LabeledDataset, IterableDataset):
             self._bad(err)
             yield BAD
 
+    def read_shard(self, url: str) -> Iterator[tuple[str, Image.Image | None, int | None, str | None]]:
+        """``(where, image, label, None)`` per sample of one shard in tar order, or ``(where, None, None,
+        reason)`` for a sample that cannot be read (whatever ``skip_bad`` says: the caller decides). A
+        broken tar stream ends the shard with one such record naming the shard."""
+        try:
+            for key, members in group_samples(iter_tar(url)):
+                where = f"{url}:{key}"
+                try:
+                    yield (*self._sample(where, members), None)
+                except DataError as err:
+                    yield where, None, None, str(err)
+        except DataError as err:
+            yield url, None, None, str(err)
+
     def _sample(self, where: str, members: dict[str, bytes]) -> tuple[str, Image.Image, int]:
         ext = next((e for e in IMAGE_MEMBERS if e in members), None)
         if ext is None:

@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .auth import ApiKey
 from .batcher import DynamicBatcher
 from .body_limit import BodyLimit
 from .engine import Engine
@@ -44,6 +45,7 @@ class ServeOptions:
     max_delay_ms: float = 5.0
     decode_threads: int = 4
     limits: Limits = field(default_factory=Limits)
+    api_key: str | None = None  # required as a bearer token on /v1/* when set (vitkit.serve.auth)
 
 
 class Service:
@@ -141,7 +143,8 @@ def create_app(engine: Engine, options: ServeOptions | None = None, gallery: Gal
     _add_error_handlers(app)
     _add_routes(app, service)
     app.mount("/assets", StaticFiles(directory=str(ASSETS)), name="assets")
-    return BodyLimit(app, options.limits.max_upload_bytes)
+    limited = BodyLimit(app, options.limits.max_upload_bytes)
+    return ApiKey(limited, options.api_key) if options.api_key else limited
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -214,7 +217,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     @app.post("/v1/neighbors", summary="nearest rows of the --neighbors embeddings file", openapi_extra=MULTIPART_BODY)
     async def nearest(request: Request, k: int = 5) -> dict[str, Any]:
         if service.gallery is None:
-            raise RequestError(404, "no embeddings file: start the server with --neighbors EMB.npz")
+            raise RequestError(404, "no embeddings: start the server with --neighbors EMB or an index folder")
         check_k(k, service.limits)
 
         async def work() -> dict[str, Any]:
@@ -254,6 +257,6 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     )
     async def thumbnail(index: int) -> Response:
         if service.gallery is None:
-            raise RequestError(404, "no embeddings file: start the server with --neighbors EMB.npz")
+            raise RequestError(404, "no embeddings: start the server with --neighbors EMB or an index folder")
         png = await asyncio.get_running_loop().run_in_executor(service.decode_pool, service.gallery.thumbnail, index)
         return Response(png, media_type="image/png", headers={"cache-control": "max-age=3600"})

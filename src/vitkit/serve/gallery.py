@@ -22,11 +22,15 @@ THUMBNAIL_SIZE = 128
 
 
 class Gallery:
-    """An embeddings file written by ``vitkit embed``: nearest rows by cosine similarity, and thumbnails."""
+    """An embeddings file or folder (``vitkit embed``) or an index (``vitkit index``): nearest rows by cosine
+    similarity, and thumbnails."""
 
     def __init__(self, path: str | os.PathLike[str], embed_dim: int, max_pixels: int) -> None:
+        from ..use.index import PersistentIndex, is_index
+
         self.path = str(path)
-        self.emb: Embeddings = load_embeddings(path)
+        # an index folder (vitkit index) is loaded as built; an embeddings file is searched exactly
+        self.emb: Embeddings | PersistentIndex = PersistentIndex(path) if is_index(path) else load_embeddings(path)
         if self.emb.dim != embed_dim:
             raise ConfigError(
                 f"--neighbors {path}: embeddings of dimension {self.emb.dim}, but the checkpoint embeds to {embed_dim}"
@@ -56,4 +60,8 @@ class Gallery:
 
     def info(self) -> dict[str, Any]:
         """What ``GET /v1/model`` reports about the file."""
-        return {"file": self.path, "rows": len(self.emb), "dim": self.emb.dim, "thumbnails": int(sum(self.has_files))}
+        info = {"file": self.path, "rows": len(self.emb), "dim": self.emb.dim, "thumbnails": int(sum(self.has_files))}
+        if not isinstance(self.emb, Embeddings):
+            m = self.emb.meta
+            info["index"] = {"kind": m.get("kind"), "params": self.emb.params, "recall_at_10": m.get("recall_at_10")}
+        return info

@@ -138,6 +138,10 @@ def _write_parquet(e: Embeddings, f: Any) -> None:
 def load_embeddings(path: str | os.PathLike[str]) -> Embeddings:
     """Read a file ``Embeddings.save`` wrote (.npz or .parquet); a DataError names what is wrong."""
     path = Path(path)
+    if path.is_dir():  # a folder of parts from `vitkit embed -o DIR` (vitkit.collection.store)
+        from ..collection.read import read_embeddings
+
+        return read_embeddings(path)
     if not path.is_file():
         raise DataError(f"{path}: no such embeddings file")
     return _read_parquet(path) if format_for(path) == "parquet" else _read_npz(path)
@@ -166,16 +170,24 @@ def _read_parquet(path: Path) -> Embeddings:
         table = pa.parquet.read_table(path)
     except (OSError, pa.ArrowException) as e:
         raise DataError(f"{path}: not a readable Parquet file ({e})") from None
+    info = json.loads((table.schema.metadata or {}).get(b"vitkit", b"{}"))
+    return embeddings_from_table(table, str(path), info.get("classes"), info.get("meta") or {})
+
+
+def embeddings_from_table(table: Any, where: str, classes: list[str] | None, meta: dict[str, Any]) -> Embeddings:
+    """Embeddings from a pyarrow Table with columns ``embedding`` (fixed-size list), ``path``, ``label``."""
+    pa = _pyarrow()
     if "embedding" not in table.column_names:
-        raise DataError(f"{path}: no 'embedding' column (columns: {', '.join(table.column_names)})")
-    column = table.column("embedding").combine_chunks()
+        raise DataError(f"{where}: no 'embedding' column (columns: {', '.join(table.column_names)})")
+    column = table.column("embedding")
     if not pa.types.is_fixed_size_list(column.type):
-        raise DataError(f"{path}: the 'embedding' column is not a fixed-size list")
-    emb = column.flatten().to_numpy().reshape(len(table), column.type.list_size)
+        raise DataError(f"{where}: the 'embedding' column is not a fixed-size list")
+    size = column.type.list_size
+    column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    emb = column.flatten().to_numpy().reshape(len(table), size)
     paths = table.column("path").to_pylist() if "path" in table.column_names else [str(i) for i in range(len(emb))]
     labels = table.column("label").to_numpy() if "label" in table.column_names else None
-    info = json.loads((table.schema.metadata or {}).get(b"vitkit", b"{}"))
-    return Embeddings(emb, paths, labels, info.get("classes"), info.get("meta") or {})
+    return Embeddings(emb, paths, labels, classes, meta)
 
 
 # ------------------------------------------------------------------------------------ computation

@@ -105,3 +105,14 @@ def all_reduce_result(result: EvalResult) -> EvalResult:
     dist.all_reduce(confusion)
     dist.all_reduce(stats)
     return EvalResult(confusion, int(stats[0]), float(stats[1]))
+
+
+def all_reduce_sum(value: float) -> float:
+    """``value`` summed over every rank (itself without torch.distributed)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t)

@@ -100,11 +100,14 @@ def search(
     exclude: Sequence[int | None] | None = None,
     **faiss_options: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``cosine_search`` (``backend="exact"``) or ``faiss_search`` (``"faiss"``); ``exclude[q]`` (an index or
+    """``cosine_search`` (``backend="exact"``), ``faiss_search`` (``"faiss"``) or a persistent index's own
+    search (``"index"``, ``database`` a ``PersistentIndex``); ``exclude[q]`` (an index or
     None) is left out of query ``q``'s results, e.g. the query itself. Missing results are id -1."""
     extra = 1 if exclude is not None and any(e is not None for e in exclude) else 0
     kk = min(k + extra, len(database))
-    if backend == "faiss":
+    if backend == "index":  # a persistent index (vitkit.use.index.PersistentIndex), loaded, not rebuilt
+        scores, ids = database.search(queries, kk)
+    elif backend == "faiss":
         scores, ids = faiss_search(database, queries, kk, **faiss_options)
     elif backend == "exact":
         scores, ids = cosine_search(database, queries, kk)
@@ -189,8 +192,11 @@ def neighbors(
     if not queries:
         return []
     exclude = None if include_self else [q.index for q in queries]
+    database = emb.embeddings
+    if not isinstance(emb, Embeddings):  # a PersistentIndex answers itself
+        database, backend, faiss_options = emb, "index", {}
     scores, ids = search(
-        emb.embeddings, np.stack([q.vector for q in queries]), k, backend=backend, exclude=exclude, **faiss_options
+        database, np.stack([q.vector for q in queries]), k, backend=backend, exclude=exclude, **faiss_options
     )
     return [
         {

@@ -5,10 +5,30 @@
 const $ = (id) => document.getElementById(id);
 const state = { info: null, image: null, view: null, layers: null, grid: null };
 
+// a server started with an API key answers /v1/* with 401 until the key is sent: asked once, kept for the tab
+const KEY = "vitkit-api-key";
+
+function withKey(options) {
+  const key = sessionStorage.getItem(KEY);
+  return key ? { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${key}` } } : options;
+}
+
+async function authFetch(path, options = {}) {
+  let res = await fetch(path, withKey(options));
+  if (res.status === 401) {
+    const key = window.prompt("This server needs its API key:");
+    if (key && key.trim()) {
+      sessionStorage.setItem(KEY, key.trim());
+      res = await fetch(path, withKey(options));
+    }
+  }
+  return res;
+}
+
 async function api(path, file) {
   const body = new FormData();
   body.append("image", file, file.name || "image");
-  const res = await fetch(path, { method: "POST", body });
+  const res = await authFetch(path, { method: "POST", body });
   const json = await res.json();
   if (!res.ok) throw new Error(json.error || res.statusText);
   return json;
@@ -92,7 +112,11 @@ function renderNeighbors(rows) {
     const li = document.createElement("li");
     if (n.thumbnail) {
       const img = document.createElement("img");
-      img.src = n.thumbnail;
+      if (sessionStorage.getItem(KEY)) {  // an <img src> cannot send the key: fetched, shown from a blob
+        authFetch(n.thumbnail).then((r) => r.ok && r.blob()).then((b) => { if (b) img.src = URL.createObjectURL(b); });
+      } else {
+        img.src = n.thumbnail;
+      }
       img.alt = n.path;
       li.append(img);
     }
@@ -140,7 +164,8 @@ async function analyse(file) {
 
 async function init() {
   try {
-    const res = await fetch("/v1/model");
+    const res = await authFetch("/v1/model");
+    if (!res.ok) throw new Error((await res.json()).error || res.statusText);
     state.info = await res.json();
     const c = state.info.config;
     const size = state.info.transform.image_size.join("×");

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from .backend_arg import add_backend_argument, say
+
 HELP = "embed a data set with a checkpoint (pre-logits representation) into .npz or .parquet; resumable"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="any checkpoint or run folder (ViT or BiT)")
+    p.add_argument(
+        "checkpoint",
+        help="any checkpoint or run folder (ViT or BiT), an .onnx file from `vitkit export --output embedding`, or "
+        "an int8 .xml file from `vitkit quantize`",
+    )
     p.add_argument("data", help="data spec: folder, manifest, shards, or fashion-mnist:test ...")
     p.add_argument("-o", "--out", required=True, help="output file (.npz, or .parquet)")
     p.add_argument("--format", choices=["npz", "parquet"], default=None, help="default: from the output's suffix")
@@ -22,12 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--workers", type=int, default=0, help="image decoding processes")
     p.add_argument("--device", default=None)
-    p.add_argument(
-        "--backend",
-        choices=["auto", "torch", "onnxruntime"],
-        default="auto",
-        help="auto: onnxruntime for .onnx files (vitkit export --output embedding), torch otherwise",
-    )
+    add_backend_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from ..use.backend import load_for_inference
     from ..use.embed import checkpoint_identity, embed_to_file
 
-    model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device, output="embedding")
+    model = load_for_inference(
+        args.checkpoint, args.backend, args.device, output="embedding", batch_size=args.batch_size, say=say
+    )
     data = open_dataset(args.data)
     data.validate()
     job = {**checkpoint_identity(args.checkpoint), "data": args.data, "model": model.config.name or None}

@@ -6,28 +6,32 @@ import argparse
 import json
 from pathlib import Path
 
+from .backend_arg import add_backend_argument, say
+
 HELP = "evaluate a checkpoint on a data set (top-1/5, per class, confusion matrix)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="any checkpoint or run folder")
+    p.add_argument(
+        "checkpoint",
+        help="any checkpoint or run folder, an .onnx file from `vitkit export`, or an int8 .xml file from "
+        "`vitkit quantize`",
+    )
     p.add_argument("--data", required=True, help="data spec, e.g. fashion-mnist:test or a folder")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", dest="json_out", default=None, help="also write the result as JSON to this path")
     p.add_argument("--device", default=None)
+    add_backend_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load
     from ..data import DataError, make_loader, open_dataset
-    from ..device import pick_device
-    from ..models.head import require_classifier
+    from ..use.backend import load_for_inference
     from ..use.evaluate import evaluate
-    from ..use.predict import transform_for
+    from ..use.predict import model_device, transform_for
 
-    device = pick_device(args.device)
-    model = load(args.checkpoint, device=device)
-    require_classifier(model, args.checkpoint)
+    model = load_for_inference(args.checkpoint, args.backend, args.device, batch_size=args.batch_size, say=say)
+    device = model_device(model)
     data = open_dataset(args.data)
     data.validate()
     classes = model.info.classes or data.classes

@@ -5,28 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 
+from .backend_arg import add_backend_argument, say
+
 HELP = "classify image files with a checkpoint (top-k classes and probabilities)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="any checkpoint or run folder, or an .onnx file from `vitkit export`")
+    p.add_argument(
+        "checkpoint",
+        help="any checkpoint or run folder, an .onnx file from `vitkit export`, or an int8 .xml file from "
+        "`vitkit quantize`",
+    )
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("-k", "--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--device", default=None)
-    p.add_argument(
-        "--backend",
-        choices=["auto", "torch", "onnxruntime"],
-        default="auto",
-        help="auto: onnxruntime for .onnx files, torch otherwise; onnxruntime on a checkpoint exports it first",
-    )
+    add_backend_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..use.backend import load_for_inference
     from ..use.predict import predict_images
 
-    model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device)
+    batch = min(len(args.images), 32)  # predict_images' batch
+    model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device, batch_size=batch, say=say)
     results = predict_images(model, args.images, k=args.top_k)
     if args.json:
         print(json.dumps(results, indent=1))

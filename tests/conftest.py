@@ -14,6 +14,10 @@ from hub_server import BucketServer  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official"
 
+# --backend auto picks checkpoints' backends by timing them (vitkit.use.autobackend): the suite keeps the fixed
+# rule instead (fast, and no cache file under the user's home); the tests of measuring unset it
+os.environ.setdefault("VITKIT_AUTO_BACKEND", "static")
+
 # OMP_NUM_THREADS wins (e.g. 1 when other jobs share the machine); otherwise at most 2 threads
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_count() or 1)))
 

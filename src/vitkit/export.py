@@ -21,7 +21,9 @@ from .config import ViTConfig
 from .errors import VitkitError
 from .onnx_runner import META_CLASSES, META_CONFIG, META_HEAD, META_OUTPUT, META_TRANSFORM, OnnxRunner
 
-Output = Literal["logits", "embedding"]
+# "both": logits and the representation y from one pass (the int8 files of ``vitkit quantize``, which
+# predict and embed both read)
+Output = Literal["logits", "embedding", "both"]
 INPUT_NAME = "images"
 MAX_BATCH, MAX_GRID = 1 << 16, 1 << 10
 
@@ -37,8 +39,16 @@ class _Graph(nn.Module):
         super().__init__()
         self.model, self.output = model, output
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.output == "both":  # every vitkit model's logits are its head applied to y (``forward_head``)
+            y = self.model.embed(images)
+            return self.model.head(y), y
         return self.model.embed(images) if self.output == "embedding" else self.model(images)
+
+
+def output_names(output: Output) -> list[str]:
+    """The graph's output names: ``logits``, ``embedding``, or both in that order."""
+    return ["logits", "embedding"] if output == "both" else [output]
 
 
 def size_unit(cfg: Any) -> int | None:
@@ -109,7 +119,7 @@ def export_onnx(
                 verbose=False,
                 opset_version=opset,
                 input_names=[INPUT_NAME],
-                output_names=[output],
+                output_names=output_names(output),
                 dynamic_shapes=_dynamic_shapes(cfg, dynamic_batch, dynamic_size),
             )
     finally:

@@ -60,6 +60,7 @@ class OnnxRunner(DeclaresInfo):
     """
 
     device = torch.device("cpu")  # where inputs are expected: outputs come back as CPU tensors
+    backend = "onnxruntime"
 
     def __init__(
         self,
@@ -94,6 +95,10 @@ class OnnxRunner(DeclaresInfo):
         if self.output != "embedding":
             raise ConfigError(f"{self.path} computes {self.output}, not embeddings (vitkit export --output embedding)")
         return self(images)
+
+    def computes(self, output: str) -> bool:
+        """Whether the graph gives ``output`` (logits or embedding)."""
+        return self.output == output
 
     # the torch model's mode API, so that code written for models (``evaluate``) takes a runner too
     training = False

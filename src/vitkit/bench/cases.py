@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 Mode = Literal["infer", "train"]
 # the contenders ``vitkit bench`` times by default (``--libraries``)
-DEFAULT_LIBRARIES = ("vitkit", "vitkit-eager", "timm", "torchvision", "transformers-sdpa", "transformers-eager")
+# (onnxruntime and openvino: those runtimes on timm's model, inference only; see bench.deploy)
+DEFAULT_LIBRARIES = (
+    *("vitkit", "vitkit-eager", "timm", "torchvision", "transformers-sdpa", "transformers-eager"),
+    *("onnxruntime", "openvino"),
+)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..mkl_amd import kernels_name
+from .deploy import DEPLOY_PEERS, column_precision, ov_precision
 from .peers import PEERS
+
+ALL_PEERS = (*PEERS, *DEPLOY_PEERS)
 
 
 def _cases(rows: list[dict[str, Any]]) -> Iterable[tuple[tuple[str, str, int], list[dict[str, Any]]]]:
@@ -36,11 +39,14 @@ def _peak_mib(r: dict[str, Any]) -> float | None:
 def compare(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """vitkit's speed over the fastest peer's and its peak memory over the leanest peer's, for one case."""
     vit = next((r for r in rows if r["library"] == "vitkit" and _median(r)), None)
-    peers = [r for r in rows if r["library"] in PEERS and _median(r)]
+    peers = [r for r in rows if r["library"] in ALL_PEERS and _median(r)]
+    int8 = next((r for r in rows if r["library"] == "vitkit-int8" and _median(r)), None)
     if vit is None or not peers:
         return None
     fastest = max(peers, key=_median)
     out = {"fastest_peer": fastest["library"], "speedup": _median(vit) / _median(fastest)}
+    if int8 is not None:  # the int8 graph against vitkit as it runs (fp32)
+        out["int8_speedup"] = _median(int8) / _median(vit)
     mems = [r for r in peers if _peak_mib(r)]
     if _peak_mib(vit) and mems:
         leanest = min(mems, key=_peak_mib)
@@ -58,10 +64,20 @@ def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _label(r: dict[str, Any]) -> str:
+def _label(r: dict[str, Any], precision: str = "fp32") -> str:
+    """The row's library, what ran it and, for the runtimes that choose their own, the precision computed in."""
     lib = r["library"]
+    exact = column_precision(lib, precision)
+    if lib in DEPLOY_PEERS:
+        return f"{lib} (timm, {exact})"
     if lib.startswith("vitkit") and r.get("backend"):
-        how = "onnxruntime" if r["backend"] == "onnxruntime" else ("compiled" if r.get("compiled") else "eager")
+        backend = r["backend"]
+        if backend == "torch":
+            how = "compiled" if r.get("compiled") else "eager"
+        else:
+            how = "openvino" if backend.startswith("openvino") else backend
+            exact = exact or (ov_precision(precision) if backend == "openvino" else None)
+            how += f", {exact}" if exact else ""
         if lib == "vitkit" or how not in lib:
             lib = f"{lib} ({how})"
     return lib
@@ -105,26 +121,30 @@ def format_table(result: dict[str, Any]) -> str:
     """A plain-text table of ``result`` (from ``run_bench``)."""
     lines = _header(result)
     head = (
-        f"{'model':<6} {'mode':<5} {'batch':>5}  {'library':<28} {'images/s':>26} {'GFLOP/s':>8} {'%peak':>6} "
+        f"{'model':<6} {'mode':<5} {'batch':>5}  {'library':<34} {'images/s':>26} {'GFLOP/s':>8} {'%peak':>6} "
         f"{'peak MiB':>9}"
     )
     lines += [head, "-" * len(head)]
+    precision = result["options"]["precision"]
     for (model, mode, batch), rows in _cases(result["results"]):
         for r in rows:
             if r.get("error"):
-                lines.append(f"{model:<6} {mode:<5} {batch:>5}  {_label(r):<28} error: {r['error']}")
+                what = r["error"] if r["error"].startswith(("not installed", "fp32 only")) else f"error: {r['error']}"
+                lines.append(f"{model:<6} {mode:<5} {batch:>5}  {_label(r, precision):<34} {what}")
                 continue
             s = r["img_s"]
             rate = f"{s['median']:.2f} [{s['min']:.2f}, {s['max']:.2f}]"
             frac = _fmt(r.get("peak_fraction") and 100 * r["peak_fraction"], ".0f")
             lines.append(
-                f"{model:<6} {mode:<5} {batch:>5}  {_label(r):<28} {rate:>26} {r['gflops']:>8.1f} "
+                f"{model:<6} {mode:<5} {batch:>5}  {_label(r, precision):<34} {rate:>26} {r['gflops']:>8.1f} "
                 f"{frac:>5}% {_fmt(_peak_mib(r), '.1f'):>9}"
             )
         c = compare(rows)
         if c:
             mem = f"; memory / {c['leanest_peer']}: {c['memory_ratio']:.2f}x" if "memory_ratio" in c else ""
             lines.append(f"{'':<20}vitkit / fastest peer ({c['fastest_peer']}): {c['speedup']:.2f}x{mem}")
+            if "int8_speedup" in c:
+                lines.append(f"{'':<20}vitkit-int8 / vitkit: {c['int8_speedup']:.2f}x (speed only; accuracy: quantize)")
         lines.append("")
     lines += _pipeline_lines(result.get("pipeline"))
     lines.append(f"total {result['seconds']:.0f} s")

@@ -28,11 +28,12 @@ from .. import accel, mkl_amd
 from ..config import ViTConfig
 from ..flops import count_macs
 from .cases import DEFAULT_LIBRARIES, SHAPES, Case, Shape
+from .deploy import NotInstalled
 from .matmul_peak import matmul_gflops
 from .memory import measure
 from .timing import Stats, alternate
 from .worker import PeerProcess, RemoteWorkload, WorkerError, build_remote
-from .workload import VITKIT_VARIANTS, Options, Workload, make_workload, plan
+from .workload import INFER_ONLY, VITKIT_VARIANTS, Options, Workload, make_workload, plan
 
 SCHEMA = "vitkit.bench/1"
 Progress = Callable[[str], None]
@@ -70,7 +71,10 @@ def machine_info(opts: Options) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "versions": {
             name: version(name)
-            for name in ("vitkit", "torch", "torchvision", "timm", "transformers", "onnxruntime", "onnx")
+            for name in (
+                *("vitkit", "torch", "torchvision", "timm", "transformers"),
+                *("onnxruntime", "onnx", "openvino", "nncf"),
+            )
         },
         "blas": mkl_amd.status(),
         "blas_line": mkl_amd.describe(),
@@ -79,9 +83,11 @@ def machine_info(opts: Options) -> dict[str, Any]:
 
 def distinct(case: Case, libraries: list[str], opts: Options) -> list[str]:
     """``libraries`` less vitkit variants that would run exactly as an earlier one (e.g. ``vitkit-eager``
-    in a training case, where ``vitkit`` runs eager too)."""
+    in a training case, where ``vitkit`` runs eager too), and less the inference-only rows in training cases."""
     seen, out = set(), []
     for lib in libraries:
+        if case.mode == "train" and lib in INFER_ONLY:
+            continue
         key = plan(lib, case, opts) if lib in VITKIT_VARIANTS else lib
         if key not in seen:
             seen.add(key)
@@ -107,6 +113,9 @@ def _build_all(
             w = make_workload(lib, case, opts, workdir, onnx_paths.get(case.shape.name))
             w.trial()
         except WorkerError as e:  # already "Type: message", as raised in the worker
+            errors[lib] = str(e).removeprefix(f"{NotInstalled.__name__}: ")
+            continue
+        except NotInstalled as e:  # "not installed (pip install ...)": the row says so
             errors[lib] = str(e)
             continue
         except Exception as e:  # noqa: BLE001 -- a peer that cannot run is reported, not fatal

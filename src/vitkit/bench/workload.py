@@ -6,8 +6,10 @@ the AdamW its trainer builds (``vitkit.train.optim``: fused where torch has the 
 Inference runs under ``torch.inference_mode()``. vitkit rows run as configured by
 ``Options`` (compiled or not, torch or onnxruntime); the other libraries run as they ship, in eager mode.
 
-Library names: the peers of ``peers.PEERS``, ``vitkit`` (as ``Options`` say), and for comparisons within
-vitkit ``vitkit-eager`` (torch, not compiled), ``vitkit-compiled`` and ``vitkit-onnxruntime``.
+Library names: the peers of ``peers.PEERS``, the deploying peers of ``deploy.DEPLOY_PEERS`` (onnxruntime and
+OpenVINO running timm's model; inference only), ``vitkit`` (as ``Options`` say), and for comparisons within
+vitkit ``vitkit-eager`` (torch, not compiled), ``vitkit-compiled``, ``vitkit-onnxruntime``, ``vitkit-openvino``
+and ``vitkit-int8`` (OpenVINO, quantised by NNCF on random images: speed only).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import torch.nn.functional as F
 from .. import accel, mkl_amd
 from ..train.optim import build_optimizer
 from .cases import Case
+from .deploy import DEPLOY_PEERS, peer_step, vitkit_openvino_step
 from .peers import build
 from .timing import Contender
 
-Backend = Literal["auto", "torch", "onnxruntime"]
-VITKIT_VARIANTS = ("vitkit", "vitkit-eager", "vitkit-compiled", "vitkit-onnxruntime")
+Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
+VITKIT_VARIANTS = ("vitkit", "vitkit-eager", "vitkit-compiled", "vitkit-onnxruntime", "vitkit-openvino", "vitkit-int8")
+INFER_ONLY = (*DEPLOY_PEERS, "vitkit-openvino", "vitkit-int8")  # not run in training cases
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class Plan:
     """What actually runs for one (library, case): the resolved backend and compile choice."""
 
     builder: str
-    backend: Literal["torch", "onnxruntime"]
+    backend: Literal["torch", "onnxruntime", "openvino", "openvino-int8"]
     compile: bool
 
 
@@ -69,15 +73,20 @@ def plan(library: str, case: Case, opts: Options) -> Plan:
     """Resolve ``library`` and ``opts`` for ``case`` (training always runs in torch)."""
     from ..onnx_runner import onnxruntime_available
 
+    infer = case.mode == "infer"
+    if library in DEPLOY_PEERS:
+        return Plan("timm", library, False)
     if library not in VITKIT_VARIANTS:
         return Plan(library, "torch", False)
-    infer = case.mode == "infer"
     if library == "vitkit-eager":
         return Plan("vitkit", "torch", False)
     if library == "vitkit-compiled":
         return Plan("vitkit", "torch", True)
     if library == "vitkit-onnxruntime":
         return Plan("vitkit", "onnxruntime" if infer else "torch", False)
+    if library in ("vitkit-openvino", "vitkit-int8"):
+        backend = "openvino" if library == "vitkit-openvino" else "openvino-int8"
+        return Plan("vitkit", backend if infer else "torch", False)
     cpu = torch.device(opts.device).type == "cpu"
     generic = cpu and mkl_amd.mkl_cpu_type() == 0  # torch's GEMM on MKL's generic kernels (see vitkit.mkl_amd)
     backend = opts.backend
@@ -124,13 +133,19 @@ def _inputs(case: Case, device: torch.device) -> tuple[torch.Tensor, torch.Tenso
     return x.to(device), y.to(device)
 
 
-def _onnx_step(case: Case, opts: Options, onnx_path: str | None, workdir: str) -> tuple[Callable[[], None], str]:
+def _export(case: Case, workdir: str) -> str:
+    """vitkit's model of ``case`` exported to ONNX in ``workdir`` (its class-token-only last block kept)."""
     from ..export import export_onnx
+
+    name = case.shape.name.replace("/", "_") + ".onnx"
+    return str(export_onnx(build("vitkit", case.shape), Path(workdir) / name))
+
+
+def _onnx_step(case: Case, opts: Options, onnx_path: str | None, workdir: str) -> tuple[Callable[[], None], str]:
     from ..onnx_runner import OnnxRunner
 
     if onnx_path is None:
-        name = case.shape.name.replace("/", "_") + ".onnx"
-        onnx_path = str(export_onnx(build("vitkit", case.shape), Path(workdir) / name))
+        onnx_path = _export(case, workdir)
     runner = OnnxRunner(onnx_path, threads=opts.threads)
     x, _ = _inputs(case, torch.device("cpu"))
     return (lambda: runner(x)), onnx_path
@@ -172,9 +187,14 @@ def make_workload(
     """Build ``library``'s model for ``case`` and its step (an ONNX file goes to ``workdir``, or is reused)."""
     p = plan(library, case, opts)
     start = time.perf_counter()
-    if p.backend == "onnxruntime":
+    sync = None
+    if library in DEPLOY_PEERS:
+        step = peer_step(library, case, opts.threads, opts.precision)
+    elif p.backend == "onnxruntime":
         step, onnx_path = _onnx_step(case, opts, onnx_path, workdir or tempfile.gettempdir())
-        sync = None
+    elif p.backend in ("openvino", "openvino-int8"):
+        onnx_path = onnx_path or _export(case, workdir or tempfile.gettempdir())
+        step = vitkit_openvino_step(onnx_path, case, opts.threads, opts.precision, int8=p.backend == "openvino-int8")
     else:
         step, sync = _torch_step(library, case, p, opts), accel.synchronizer(opts.device)
     return Workload(library, case, p, step, sync, time.perf_counter() - start, onnx_path)

@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--libraries",
         type=_names,
         default=list(DEFAULT_LIBRARIES),
-        help="comma-separated; also vitkit-compiled, vitkit-onnxruntime",
+        help="comma-separated; also vitkit-compiled, vitkit-onnxruntime, vitkit-openvino, vitkit-int8 (OpenVINO "
+        "int8, NNCF on random images: speed only)",
     )
     p.add_argument("--repeats", type=int, default=5, help="alternating rounds per case (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per library before the rounds")
@@ -57,9 +58,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-compile", dest="compile", action="store_false")
     p.add_argument(
         "--backend",
-        choices=["auto", "torch", "onnxruntime"],
+        choices=["auto", "torch", "onnxruntime", "openvino"],
         default="auto",
-        help="vitkit's inference backend (auto: onnxruntime on CPU when installed, it is faster)",
+        help="vitkit's inference backend (auto: onnxruntime on CPU at batch 1 when installed, as measured)",
+    )
+    p.add_argument(
+        "--backends",
+        metavar="CKPT",
+        default=None,
+        help="instead: time this checkpoint (or .onnx / int8 .xml file) on every installed backend at each --batch, "
+        "print the table and remember the winners for --backend auto",
+    )
+    p.add_argument(
+        "--seconds", type=float, default=6.0, help="with --backends: seconds of timing per batch size (default 6)"
     )
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's, one per core)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -87,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from ..bench.run import run_bench
     from ..bench.workload import Options
 
+    if args.backends:
+        return _backends(args)
     matmul_n = 2048
     if args.quick:
         args.models, args.batch, args.repeats, args.warmup, args.min_sample = ["tiny"], [1], 1, 1, 0.05
@@ -116,4 +129,14 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result))
     if args.json:
         print(f"wrote {write_json(result, args.json)}")
+    return 0
+
+
+def _backends(args: argparse.Namespace) -> int:
+    from .. import accel
+    from ..bench.backends import format_backends, measure_backends
+
+    accel.set_threads(args.threads)
+    batches = args.batch if args.batch else [1, 16]
+    print(format_backends(args.backends, measure_backends(args.backends, batches, seconds=args.seconds), batches))
     return 0

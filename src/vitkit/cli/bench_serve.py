@@ -27,7 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-requests", type=int, default=5000, help="requests per load level at most (default 5000)")
     p.add_argument("--max-batch", type=int, default=32, help="the server's --max-batch and the offline batch")
     p.add_argument("--max-delay-ms", type=float, default=5.0, help="the server's --max-delay-ms")
-    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto", help="the server's backend")
+    p.add_argument(
+        "--backend", choices=["auto", "torch", "onnxruntime", "openvino"], default="auto", help="the server's backend"
+    )
     p.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
 
 

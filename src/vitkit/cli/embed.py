@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import argparse
 
+from .backend_arg import add_backend_argument, say
+
 HELP = "embed a data set with a checkpoint (pre-logits) into a Parquet folder, .npz or .parquet; torchrun, resumable"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="any checkpoint or run folder (ViT or BiT)")
+    p.add_argument(
+        "checkpoint",
+        help="any checkpoint or run folder (ViT or BiT), an .onnx file from `vitkit export --output embedding`, or "
+        "an int8 .xml file from `vitkit quantize`",
+    )
     p.add_argument("data", help="data spec: folder, manifest, shards, or fashion-mnist:test ...")
     p.add_argument(
         "-o",
@@ -32,12 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="an unreadable image stops the job (default: skipped, listed)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--device", default=None, help="default: this rank's GPU under torchrun, else auto")
-    p.add_argument(
-        "--backend",
-        choices=["auto", "torch", "onnxruntime"],
-        default="auto",
-        help="auto: onnxruntime for .onnx files (vitkit export --output embedding), torch otherwise",
-    )
+    add_backend_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     device = rank_device(args.device)
     d = join(device)
     try:
-        model = load_for_inference(args.checkpoint, backend=args.backend, device=str(device), output="embedding")
+        model = load_for_inference(
+            args.checkpoint, args.backend, str(device), output="embedding", batch_size=args.batch_size, say=say
+        )
         data = open_dataset(args.data)
         data.validate()
         transform = transform_for(model)

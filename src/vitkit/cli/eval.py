@@ -10,11 +10,17 @@ import argparse
 import json
 from pathlib import Path
 
+from .backend_arg import add_backend_argument, say
+
 HELP = "evaluate a checkpoint on a data set (top-1/5, per class, confusion matrix); torchrun splits the data"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="any checkpoint or run folder")
+    p.add_argument(
+        "checkpoint",
+        help="any checkpoint or run folder, an .onnx file from `vitkit export`, or an int8 .xml file from "
+        "`vitkit quantize`",
+    )
     p.add_argument("--data", required=True, help="data spec, e.g. fashion-mnist:test or a folder")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--workers", type=int, default=0, help="image decoding processes per rank")
@@ -24,23 +30,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", dest="json_out", default=None, help="also write the result as JSON to this path")
     p.add_argument("--device", default=None)
+    add_backend_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load
     from ..collection.job import join, rank_device
     from ..collection.progress import Progress
     from ..data import DataError, make_loader, open_dataset
-    from ..models.head import require_classifier
     from ..train.distributed import teardown
+    from ..use.backend import load_for_inference
     from ..use.evaluate import all_reduce_result, all_reduce_sum, evaluate
-    from ..use.predict import transform_for
+    from ..use.predict import model_device, transform_for
 
     device = rank_device(args.device)
     d = join(device)
     try:
-        model = load(args.checkpoint, device=device)
-        require_classifier(model, args.checkpoint)
+        model = load_for_inference(args.checkpoint, args.backend, str(device), batch_size=args.batch_size, say=say)
         data = open_dataset(args.data, skip_bad=not args.strict)
         data.validate()
         classes = model.info.classes or data.classes
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(len(labels))
                 yield images, labels
 
-        result = all_reduce_result(evaluate(model, batches(), model.config.num_classes, device))
+        result = all_reduce_result(evaluate(model, batches(), model.config.num_classes, model_device(model)))
         bar.close()
         skipped = int(all_reduce_sum(loader.skipped))
         if d.is_main:

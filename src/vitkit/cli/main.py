@@ -24,6 +24,7 @@ COMMANDS = {
     "predict": "predict",
     "demo": "demo",
     "export": "export",
+    "quantize": "quantize",
     "bench": "bench",
     "embed": "embed",
     "neighbors": "neighbors",

@@ -9,11 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 
+from .backend_arg import add_backend_argument, say
+
 HELP = "classify image files or folders with a checkpoint (top-k); -o OUT: a Parquet data set, torchrun"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="any checkpoint or run folder, or an .onnx file from `vitkit export`")
+    p.add_argument(
+        "checkpoint",
+        help="any checkpoint or run folder, an .onnx file from `vitkit export`, or an int8 .xml file from "
+        "`vitkit quantize`",
+    )
     p.add_argument("images", nargs="+", help="image files or folders (every image below them)")
     p.add_argument("-k", "--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -24,12 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="with -o: an unreadable image stops the job")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--device", default=None)
-    p.add_argument(
-        "--backend",
-        choices=["auto", "torch", "onnxruntime"],
-        default="auto",
-        help="auto: onnxruntime for .onnx files, torch otherwise; onnxruntime on a checkpoint exports it first",
-    )
+    add_backend_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         return _run_collection(args)
-    model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device)
-    results = predict_images(model, expand_images(args.images), k=args.top_k, batch_size=args.batch_size)
+    images = expand_images(args.images)
+    batch = min(len(images), args.batch_size)
+    model = load_for_inference(args.checkpoint, backend=args.backend, device=args.device, batch_size=batch, say=say)
+    results = predict_images(model, images, k=args.top_k, batch_size=args.batch_size)
     if args.json:
         print(json.dumps(results, indent=1))
         return 0
@@ -70,7 +73,9 @@ def _run_collection(args: argparse.Namespace) -> int:
     device = rank_device(args.device)
     d = join(device)
     try:
-        model = load_for_inference(args.checkpoint, backend=args.backend, device=str(device))
+        model = load_for_inference(
+            args.checkpoint, backend=args.backend, device=str(device), batch_size=args.batch_size, say=say
+        )
         data = ImageFiles(args.images)
         transform = transform_for(model)
         job = {**checkpoint_identity(args.checkpoint), "data": list(args.images), "model": model.config.name or None}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .backend_arg import add_backend_argument
+
 HELP = "serve a checkpoint over HTTP: predict, embed, neighbours, attention rollout, and a web page at /"
 
 
@@ -12,7 +14,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..serve.limits import Limits
 
     d = Limits()
-    p.add_argument("checkpoint", help="any checkpoint or run folder, or an .onnx file from `vitkit export`")
+    p.add_argument(
+        "checkpoint",
+        help="any checkpoint or run folder, an .onnx file from `vitkit export`, or an int8 .xml file from "
+        "`vitkit quantize`",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-batch", type=int, default=32, help="images per forward pass at most (default 32)")
@@ -29,12 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="an embeddings file or folder (`vitkit embed`) or an index folder (`vitkit index`, loaded as built):"
         " enables /v1/neighbors and thumbnails",
     )
-    p.add_argument(
-        "--backend",
-        choices=["auto", "torch", "onnxruntime"],
-        default="auto",
-        help="auto: onnxruntime for .onnx files, torch otherwise",
-    )
+    add_backend_argument(p)
     p.add_argument("--device", default=None)
     p.add_argument(
         "--max-upload-mb",

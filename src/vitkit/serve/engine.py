@@ -1,6 +1,6 @@
 """The model behind the server: loading, the checkpoint's transform, and the three batched computations.
 
-Everything here reuses the library: ``vitkit.use.backend.load_for_inference`` (torch or onnxruntime),
+Everything here reuses the library: ``vitkit.use.backend.load_for_inference`` (torch, onnxruntime or openvino),
 ``transform_for`` + ``build_transform`` (the eval transform ``vitkit predict`` applies),
 ``model.embed`` (what ``vitkit embed`` computes) and ``vitkit.inspect.rollout``.
 """
@@ -8,7 +8,6 @@ Everything here reuses the library: ``vitkit.use.backend.load_for_inference`` (t
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,24 +26,35 @@ from .errors import RequestError
 
 
 class Engine:
-    """A loaded checkpoint: ``runner`` computes logits (torch, or onnxruntime); ``model`` is the torch
-    model for embeddings and attention (None when serving a bare ``.onnx`` file)."""
+    """A loaded checkpoint: ``runner`` computes logits (torch, onnxruntime or openvino); ``model`` is the torch
+    model for embeddings and attention (None when serving a bare ``.onnx`` or ``.xml`` file); ``embedder``
+    computes embeddings (the torch model, or a graph that outputs them: the int8 files of ``vitkit quantize``)."""
 
-    def __init__(self, checkpoint: str | os.PathLike[str], backend: Backend = "auto", device: str | None = None):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str],
+        backend: Backend = "auto",
+        device: str | None = None,
+        max_batch: int = 16,
+        say: Any = None,
+    ):
         from ..checkpoint import load
         from ..device import pick_device
+        from ..use.backend import backend_name, file_kind
 
         self.checkpoint = str(checkpoint)
-        self.runner = load_for_inference(checkpoint, backend=backend, device=device)
+        self.runner = load_for_inference(checkpoint, backend=backend, device=device, batch_size=max_batch, say=say)
         if isinstance(self.runner, nn.Module):
             self.model: nn.Module | None = self.runner
-        elif Path(checkpoint).suffix.lower() != ".onnx":
+        elif file_kind(checkpoint) == "checkpoint":
             self.model = load(checkpoint, device=pick_device(device))
         else:
             self.model = None
         if self.model is not None:
             self.model.eval()
-        self.backend = "torch" if isinstance(self.runner, nn.Module) else "onnxruntime"
+        computes = getattr(self.runner, "computes", None)
+        self.embedder: Any = self.model or (self.runner if computes and computes("embedding") else None)
+        self.backend = backend_name(self.runner)
         self.config = self.runner.config
         self.classes = list(self.runner.info.classes or [])
         self.transform_config = transform_for(self.runner)
@@ -73,9 +83,9 @@ class Engine:
     @torch.inference_mode()
     def embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """The image representation (B, D), as ``vitkit embed`` computes it."""
-        if self.model is None:
-            raise RequestError(501, f"{self.checkpoint}: embeddings need a checkpoint, not a logits ONNX graph")
-        return self.model.embed(x.to(model_device(self.model))).float().cpu()
+        if self.embedder is None:
+            raise RequestError(501, f"{self.checkpoint}: embeddings need a checkpoint, not a logits-only graph")
+        return self.embedder.embed(x.to(model_device(self.embedder))).float().cpu()
 
     def rollout_layers(self, x: torch.Tensor) -> list[np.ndarray]:
         """Per image, attention rollout through layers 1..l for every l: ``(L, gh, gw)``, each map in [0, 1]."""
@@ -108,7 +118,9 @@ class Engine:
             "embed_dim": int(self.config.embed_dim),
             "transform": self.transform_config.to_dict(),
             "attention": isinstance(self.model, VisionTransformer),
-            "embeddings": self.model is not None,
+            "embeddings": self.embedder is not None,
+            "precision": getattr(self.runner, "precision", "fp32"),
+            "quantization": self.runner.info.extra.get("quantization"),
         }
 
     def warm_up(self, max_batch: int) -> None:
@@ -117,7 +129,7 @@ class Engine:
         for b in sorted({1, max_batch}):
             x = torch.zeros(b, c, *self.transform_config.image_size)
             self.probabilities(x)
-            if self.model is not None:
+            if self.embedder is not None:
                 self.embeddings(x)
         if isinstance(self.model, VisionTransformer):
             self.rollout_layers(torch.zeros(1, c, *self.transform_config.image_size))

@@ -52,7 +52,11 @@ def check_address(host: str, port: int) -> None:
 
 def build_app(spec: ServerSpec):
     """Load everything ``spec`` names and return the ASGI app (errors are vitkit's one-line ones)."""
-    engine = Engine(spec.checkpoint, backend=spec.backend, device=spec.device)
+    from ..cli.backend_arg import say
+
+    engine = Engine(
+        spec.checkpoint, backend=spec.backend, device=spec.device, max_batch=spec.options.max_batch, say=say
+    )
     limits = spec.options.limits
     if limits.max_pixels > get_max_image_pixels():  # Pillow's own bomb limit must not refuse first
         set_max_image_pixels(limits.max_pixels)

@@ -1,52 +1,130 @@
-"""A model ready for the use stage, from a checkpoint or an ONNX file: torch, or onnxruntime."""
+"""A model ready for the use stage, from a checkpoint, an ONNX file or an OpenVINO file: torch, onnxruntime or
+openvino; ``auto`` picks by measurement (``use.autobackend``)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from ..config import ConfigError
 
-Backend = Literal["auto", "torch", "onnxruntime"]
+Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
+BACKENDS = ("torch", "onnxruntime", "openvino")
+Output = Literal["logits", "embedding"]
+FileKind = Literal["checkpoint", "onnx", "openvino"]
+Say = Callable[[str], None]
+
+# which backends run which file
+RUNS: dict[str, tuple[str, ...]] = {
+    "checkpoint": BACKENDS,
+    "onnx": ("onnxruntime", "openvino"),
+    "openvino": ("openvino",),
+}
+_KIND_NAME = {"onnx": "an ONNX file", "openvino": "an OpenVINO file"}
+
+
+def file_kind(path: str | os.PathLike[str]) -> FileKind:
+    """``onnx`` for ``.onnx`` files, ``openvino`` for IR ``.xml`` files (``vitkit quantize``), else a checkpoint."""
+    suffix = Path(path).suffix.lower()
+    return "onnx" if suffix == ".onnx" else "openvino" if suffix == ".xml" else "checkpoint"
+
+
+def backend_name(model: Any) -> str:
+    """Which backend runs ``model``: a runner says so (``backend``), a torch model is ``torch``."""
+    return getattr(model, "backend", "torch")
+
+
+def installed(backend: str) -> bool:
+    if backend == "onnxruntime":
+        from ..onnx_runner import onnxruntime_available
+
+        return onnxruntime_available()
+    if backend == "openvino":
+        from ..openvino_runner import openvino_available
+
+        return openvino_available()
+    return True
 
 
 def load_for_inference(
     path: str | os.PathLike[str],
     backend: Backend = "auto",
     device: str | None = None,
-    output: Literal["logits", "embedding"] = "logits",
+    output: Output = "logits",
+    *,
+    batch_size: int = 16,
+    say: Say | None = None,
 ) -> Any:
     """A model for ``predict_images`` (or, with ``output="embedding"``, for ``vitkit.use.embed``): a torch model,
-    or an ``OnnxRunner``.
+    an ``OnnxRunner`` or an ``OpenVinoRunner``.
 
-    ``auto`` runs ``.onnx`` files in onnxruntime and checkpoints in torch (exporting costs seconds, more than
-    a few images gain); ``onnxruntime`` on a checkpoint exports it (``output``) to a temporary file first.
-    For logits, a feature extractor (a zeroed or absent head) is refused in one line.
+    ``auto``: the backend measured fastest for this file at ``batch_size`` on this machine (measured the first
+    time, a few seconds, then remembered; see ``use.autobackend``; ``say`` gets a line about it).
+    ``onnxruntime`` and ``openvino`` on a checkpoint export it (``output``) to ONNX first, keeping vitkit's
+    class-token-only last block. For logits, a feature extractor (a zeroed or absent head) is refused in one line.
     """
+    if backend == "auto":
+        from .autobackend import choose
+
+        return choose(path, device, output, batch_size, say=say)
+    return load_backend(path, backend, device, output)
+
+
+def load_backend(path: str | os.PathLike[str], backend: str, device: str | None, output: Output) -> Any:
+    """``path`` on exactly ``backend`` (no choosing): raises a one-line ``VitkitError`` where it cannot run."""
     from ..checkpoint import load
     from ..device import pick_device
     from ..models.head import require_classifier
 
-    def checked(model: Any) -> Any:
-        if output == "logits":
-            require_classifier(model, os.fspath(path))
-        return model
-
-    is_onnx = Path(path).suffix.lower() == ".onnx"
-    if backend == "torch" and is_onnx:
-        raise ConfigError(f"--backend torch: {path} is an ONNX file, which runs with onnxruntime only")
-    if is_onnx or backend == "onnxruntime":
+    kind = file_kind(path)
+    if backend not in RUNS[kind]:
+        runs = " or ".join(RUNS[kind])
+        raise ConfigError(f"--backend {backend}: {path} is {_KIND_NAME[kind]}, which runs with {runs} only")
+    if backend == "torch":
+        model = load(path, device=pick_device(device))
+    elif backend == "onnxruntime":
         from ..onnx_runner import OnnxRunner
 
-        if is_onnx:
-            runner = OnnxRunner(path)
-            if runner.output != output:
-                raise ConfigError(f"{path} computes {runner.output}, not {output} (vitkit export --output {output})")
-            return checked(runner)
-        from ..export import export_onnx
+        if kind == "onnx":
+            model = OnnxRunner(path)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:  # the session keeps the graph in memory
+                model = OnnxRunner(_export(load(path), Path(tmp) / "model.onnx", output, backend))
+    else:
+        from ..openvino_runner import OpenVinoRunner, convert_onnx, require_openvino
 
-        with tempfile.TemporaryDirectory() as tmp:  # the session keeps the graph in memory
-            return OnnxRunner(export_onnx(checked(load(path)), Path(tmp) / "model.onnx", output=output))
-    return checked(load(path, device=pick_device(device)))
+        require_openvino()
+        if kind != "checkpoint":
+            model = OpenVinoRunner(path)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:  # the converted model holds its weights in memory
+                onnx_path = _export(load(path), Path(tmp) / "model.onnx", output, backend)
+                model = OpenVinoRunner(convert_onnx(onnx_path), path=path)
+    if backend != "torch":
+        computes = model.computes(output) if hasattr(model, "computes") else model.output == output
+        if not computes:
+            raise ConfigError(f"{path} computes {model.output}, not {output} (vitkit export --output {output})")
+    if output == "logits":
+        require_classifier(model, os.fspath(path))
+    return model
+
+
+def _export(model: Any, dest: Path, output: Output, backend: str) -> Path:
+    """``model`` exported for ``backend``; a model the exporter cannot take is one line naming the option."""
+    from ..errors import VitkitError
+    from ..export import export_onnx
+
+    if output == "logits":  # refused before exporting: seconds saved, and the message the torch path gives
+        from ..models.head import require_classifier
+
+        require_classifier(model, model.info.source or str(dest))
+    try:
+        return export_onnx(model, dest, output=output)
+    except VitkitError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- torch.export's many error types: one line for the user
+        reason = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+        raise ConfigError(f"--backend {backend}: this model cannot be exported to ONNX ({reason})") from None

@@ -1,0 +1,117 @@
+"""The openvino backend agrees with eager torch (1e-4 on logits, identical top-1) from a checkpoint and from an
+ONNX file; --backend auto measures once per (file, batch, machine), remembers, and falls back to torch with a
+note where a model cannot be exported; a missing runtime is a one-line hint naming the extra."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip("openvino")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+import vitkit  # noqa: E402
+from vitkit.config import ConfigError  # noqa: E402
+from vitkit.use.backend import backend_name, load_for_inference  # noqa: E402
+
+CLASSES = [f"c{i}" for i in range(5)]
+
+
+def small():
+    torch.manual_seed(0)
+    model = vitkit.create_model(
+        "ViT-Ti/16", image_size=32, patch_size=8, hidden_size=64, num_layers=2, num_heads=2, mlp_dim=128, num_classes=5
+    ).eval()
+    with torch.no_grad():  # the zero-initialised head would make every logit 0 and any backend "agree"
+        model.head.weight.normal_(0, 0.5)
+        model.head.bias.normal_(0, 0.5)
+    model.info.classes = CLASSES
+    return model
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return vitkit.save(small(), tmp_path_factory.mktemp("ov") / "m.safetensors")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_fp32_backends_agree_with_eager_torch(ckpt, backend):
+    model = vitkit.load(ckpt).eval()
+    runner = load_for_inference(ckpt, backend=backend)
+    assert backend_name(runner) == backend and runner.classes == CLASSES and runner.config == model.config
+    gen = torch.Generator().manual_seed(1)
+    for shape in [(1, 3, 32, 32), (7, 3, 32, 32), (2, 3, 48, 40)]:  # and another multiple of the patch
+        x = torch.randn(*shape, generator=gen)
+        with torch.no_grad():
+            want = model(x)
+        got = runner(x)
+        assert (got - want).abs().max() <= 1e-4, shape
+        assert torch.equal(got.argmax(1), want.argmax(1))
+
+
+def test_openvino_runs_an_exported_onnx_file_and_embeddings(ckpt, tmp_path):
+    from vitkit.export import export_onnx
+
+    model = vitkit.load(ckpt).eval()
+    x = torch.randn(3, 3, 32, 32)
+    onnx = export_onnx(model, tmp_path / "m.onnx")
+    runner = load_for_inference(onnx, backend="openvino")
+    assert backend_name(runner) == "openvino" and runner.classes == CLASSES
+    with torch.no_grad():
+        assert (runner(x) - model(x)).abs().max() <= 1e-4
+        emb = load_for_inference(ckpt, backend="openvino", output="embedding")
+        assert (emb.embed(x) - model.embed(x)).abs().max() <= 1e-4
+
+
+def test_auto_measures_once_then_remembers(ckpt, tmp_path, monkeypatch):
+    monkeypatch.setenv("VITKIT_AUTO_BACKEND", "measure")
+    monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VITKIT_AUTO_SECONDS", "0.3")
+    notes: list[str] = []
+    first = load_for_inference(ckpt, batch_size=4, say=notes.append)
+    assert len(notes) == 1 and notes[0].startswith("auto: images/s at batch 4: torch ")
+    assert "onnxruntime" in notes[0] and "openvino" in notes[0] and "remembered in" in notes[0]
+    cache = json.loads((tmp_path / "home" / "backends.json").read_text())
+    (entry,) = cache.values()
+    assert entry["backend"] == backend_name(first) and set(entry["img_s"]) == {"torch", "onnxruntime", "openvino"}
+    notes.clear()
+    again = load_for_inference(ckpt, batch_size=4, say=notes.append)
+    assert notes == [] and backend_name(again) == entry["backend"]  # remembered: nothing measured
+    load_for_inference(ckpt, batch_size=1, say=notes.append)  # another batch size: measured
+    assert len(notes) == 1 and "batch 1" in notes[0]
+    assert load_for_inference(ckpt, backend="torch", batch_size=4).__class__.__name__ == "VisionTransformer"
+
+
+def test_auto_falls_back_to_torch_when_export_fails(ckpt, tmp_path, monkeypatch):
+    import vitkit.export
+
+    monkeypatch.setenv("VITKIT_AUTO_BACKEND", "measure")
+    monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VITKIT_AUTO_SECONDS", "0.2")
+
+    def refuse(*a, **k):
+        raise RuntimeError("unsupported op\nsecond line")
+
+    monkeypatch.setattr(vitkit.export, "export_onnx", refuse)
+    notes: list[str] = []
+    model = load_for_inference(ckpt, batch_size=2, say=notes.append)
+    assert backend_name(model) == "torch"
+    skipped = [n for n in notes if "skipped" in n]
+    assert len(skipped) == 2 and all("cannot be exported" in n and "running torch" in n for n in skipped)
+    with pytest.raises(ConfigError, match=r"^--backend openvino: this model cannot be exported to ONNX"):
+        load_for_inference(ckpt, backend="openvino")
+
+
+def test_a_missing_runtime_is_one_line_naming_the_extra(ckpt, monkeypatch, capsys):
+    from vitkit.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'vitkit\[openvino\]'"):
+        load_for_inference(ckpt, backend="openvino")
+    assert main(["predict", str(ckpt), "x.png", "--backend", "openvino"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "vitkit[openvino]" in err[0]

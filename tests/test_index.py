@@ -150,3 +150,10 @@ def test_the_api_key_comes_from_a_file_or_the_environment(tmp_path, monkeypatch,
         load_api_key(str(tmp_path / "empty"))
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
+
+
+def test_the_cli_offers_every_kind() -> None:
+    from vitkit.cli import index as cli_index
+    from vitkit.use.index import KINDS
+
+    assert tuple(cli_index.KINDS) == tuple(KINDS)

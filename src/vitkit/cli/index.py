@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 
 HELP = "build a persistent nearest-neighbour index (FAISS) of an embeddings file or folder, with its recall@10"
+KINDS = ("flat", "ivf", "hnsw", "ivfpq")  # vitkit.use.index.KINDS (not imported: building the parser imports no torch)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..use.index import KINDS
-
     p.add_argument("embeddings", help="a file or folder written by `vitkit embed`")
     p.add_argument("out", help="the index folder to write")
     p.add_argument("--kind", choices=KINDS, default="ivf", help="flat: exact; ivf (default), hnsw, ivfpq: approximate")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..use.embed import l2_normalize
+from ..use.embeddings_file import l2_normalize
 
 
 class EmbedHead:

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ..use.embed import Embeddings, embeddings_from_table
+from ..use.embeddings_file import Embeddings, embeddings_from_table
 from .errors import CollectionError
 from .store import read_manifest, read_table
 

@@ -39,7 +39,7 @@ FORMAT_VERSION = 1
 
 
 def pyarrow() -> Any:
-    from ..use.embed import _pyarrow
+    from ..use.embeddings_file import _pyarrow
 
     return _pyarrow()
 

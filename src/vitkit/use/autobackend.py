@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from ..errors import VitkitError
-from .backend import RUNS, Output, Say, file_kind, installed, load_backend
+from .runtimes import RUNS, Output, Say, file_kind, installed, load_backend
 
 CACHE_NAME = "backends.json"
 MAX_MEASURED_BATCH = 32  # larger batches are timed at 32: per-image throughput has levelled off by then

@@ -1,52 +1,26 @@
 """A model ready for the use stage, from a checkpoint, an ONNX file or an OpenVINO file: torch, onnxruntime or
-openvino; ``auto`` picks by measurement (``use.autobackend``)."""
+openvino; ``auto`` picks by measurement (``use.autobackend``), the runtimes themselves are ``use.runtimes``."""
 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ..config import ConfigError
+from .runtimes import BACKENDS, RUNS, Backend, FileKind, Output, Say, backend_name, file_kind, installed, load_backend
 
-Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
-BACKENDS = ("torch", "onnxruntime", "openvino")
-Output = Literal["logits", "embedding"]
-FileKind = Literal["checkpoint", "onnx", "openvino"]
-Say = Callable[[str], None]
-
-# which backends run which file
-RUNS: dict[str, tuple[str, ...]] = {
-    "checkpoint": BACKENDS,
-    "onnx": ("onnxruntime", "openvino"),
-    "openvino": ("openvino",),
-}
-_KIND_NAME = {"onnx": "an ONNX file", "openvino": "an OpenVINO file"}
-
-
-def file_kind(path: str | os.PathLike[str]) -> FileKind:
-    """``onnx`` for ``.onnx`` files, ``openvino`` for IR ``.xml`` files (``vitkit quantize``), else a checkpoint."""
-    suffix = Path(path).suffix.lower()
-    return "onnx" if suffix == ".onnx" else "openvino" if suffix == ".xml" else "checkpoint"
-
-
-def backend_name(model: Any) -> str:
-    """Which backend runs ``model``: a runner says so (``backend``), a torch model is ``torch``."""
-    return getattr(model, "backend", "torch")
-
-
-def installed(backend: str) -> bool:
-    if backend == "onnxruntime":
-        from ..onnx_runner import onnxruntime_available
-
-        return onnxruntime_available()
-    if backend == "openvino":
-        from ..openvino_runner import openvino_available
-
-        return openvino_available()
-    return True
+__all__ = [
+    "BACKENDS",
+    "RUNS",
+    "Backend",
+    "FileKind",
+    "Output",
+    "Say",
+    "backend_name",
+    "file_kind",
+    "installed",
+    "load_backend",
+    "load_for_inference",
+]
 
 
 def load_for_inference(
@@ -71,60 +45,3 @@ def load_for_inference(
 
         return choose(path, device, output, batch_size, say=say)
     return load_backend(path, backend, device, output)
-
-
-def load_backend(path: str | os.PathLike[str], backend: str, device: str | None, output: Output) -> Any:
-    """``path`` on exactly ``backend`` (no choosing): raises a one-line ``VitkitError`` where it cannot run."""
-    from ..checkpoint import load
-    from ..device import pick_device
-    from ..models.head import require_classifier
-
-    kind = file_kind(path)
-    if backend not in RUNS[kind]:
-        runs = " or ".join(RUNS[kind])
-        raise ConfigError(f"--backend {backend}: {path} is {_KIND_NAME[kind]}, which runs with {runs} only")
-    if backend == "torch":
-        model = load(path, device=pick_device(device))
-    elif backend == "onnxruntime":
-        from ..onnx_runner import OnnxRunner
-
-        if kind == "onnx":
-            model = OnnxRunner(path)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:  # the session keeps the graph in memory
-                model = OnnxRunner(_export(load(path), Path(tmp) / "model.onnx", output, backend))
-    else:
-        from ..openvino_runner import OpenVinoRunner, convert_onnx, require_openvino
-
-        require_openvino()
-        if kind != "checkpoint":
-            model = OpenVinoRunner(path)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:  # the converted model holds its weights in memory
-                onnx_path = _export(load(path), Path(tmp) / "model.onnx", output, backend)
-                model = OpenVinoRunner(convert_onnx(onnx_path), path=path)
-    if backend != "torch":
-        computes = model.computes(output) if hasattr(model, "computes") else model.output == output
-        if not computes:
-            raise ConfigError(f"{path} computes {model.output}, not {output} (vitkit export --output {output})")
-    if output == "logits":
-        require_classifier(model, os.fspath(path))
-    return model
-
-
-def _export(model: Any, dest: Path, output: Output, backend: str) -> Path:
-    """``model`` exported for ``backend``; a model the exporter cannot take is one line naming the option."""
-    from ..errors import VitkitError
-    from ..export import export_onnx
-
-    if output == "logits":  # refused before exporting: seconds saved, and the message the torch path gives
-        from ..models.head import require_classifier
-
-        require_classifier(model, model.info.source or str(dest))
-    try:
-        return export_onnx(model, dest, output=output)
-    except VitkitError:
-        raise
-    except Exception as e:  # noqa: BLE001 -- torch.export's many error types: one line for the user
-        reason = " ".join(f"{type(e).__name__}: {e}".split())[:200]
-        raise ConfigError(f"--backend {backend}: this model cannot be exported to ONNX ({reason})") from None

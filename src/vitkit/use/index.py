@@ -35,7 +35,7 @@ import numpy as np
 from ..atomic import write_atomic
 from ..config import ConfigError
 from ..data import DataError
-from .embed import Embeddings, l2_normalize
+from .embeddings_file import Embeddings, l2_normalize
 from .neighbors import _faiss, search
 
 KINDS = ("flat", "ivf", "hnsw", "ivfpq")

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..data import DataError
-from .embed import Embeddings, l2_normalize
+from .embeddings_file import Embeddings, l2_normalize
 
 SEARCH_CHUNK = 65536  # database rows per matrix product
 IVF_THRESHOLD = 200_000  # faiss: exact flat index below this many rows

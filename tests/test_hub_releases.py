@@ -467,3 +467,15 @@ def test_a_damaged_hugging_face_copy_is_refused_and_fetched_again(
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(again(x), good(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("size", [0, -5, (224, 0), True, "224"])
+def test_a_bit_resolution_that_is_no_size_is_one_line(size, tmp_path) -> None:
+    """``image_size`` now reaches BiT models too: a zero, negative or non-int size is refused, never stored."""
+    from vitkit.checkpoint.errors import CheckpointError
+    from vitkit.models.build import build_model
+
+    path = tmp_path / "bit.safetensors"
+    vitkit.save(build_model(BIT_TEST), path)
+    with pytest.raises(CheckpointError, match="image_size.*expected a positive int"):
+        vitkit.load(path, image_size=size)

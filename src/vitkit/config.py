@@ -28,11 +28,13 @@ class ConfigError(VitkitError, ValueError):
 
 
 def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
+    """``value`` as (height, width) of positive ints (image and patch sizes), or a one-line ConfigError."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        value = (value, value)
+    ok = isinstance(value, (tuple, list)) and len(value) == 2
+    if ok and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
         return (int(value[0]), int(value[1]))
-    raise ConfigError(f"{name}: expected an int or a pair of ints, got {value!r}")
+    raise ConfigError(f"{name}: expected a positive int or a pair of positive ints, got {value!r}")
 
 
 def _check_literals(obj: Any) -> None:

@@ -28,7 +28,7 @@ def conform(entry: Entry, ckpt: Any, where: str) -> Any:
         cfg = cfg.replace(gelu=want.gelu, layer_norm_eps=want.layer_norm_eps, name=want.name)
     else:  # BiT: the resolution the authors evaluate at (the weights do not depend on it)
         cfg = cfg.replace(image_size=want.image_size, name=want.name)
-    ckpt.state_dict = _conform_head(entry, cfg, ckpt.state_dict, where)
+    ckpt.state_dict = _conform_head(entry, ckpt.state_dict, where)
     ckpt.config = cfg.replace(num_classes=want.num_classes)
     ckpt.extra = {**ckpt.extra, "transform": entry.transform_config().to_dict()}
     return ckpt
@@ -42,7 +42,7 @@ def _check_pre_logits(entry: Entry, cfg: Any, want: Any, where: str) -> None:
     raise HubError(f"{where}: refused for {entry.name}: the file {has}; the name's model is {promise} one")
 
 
-def _conform_head(entry: Entry, cfg: Any, sd: dict[str, Any], where: str) -> dict[str, Any]:
+def _conform_head(entry: Entry, sd: dict[str, Any], where: str) -> dict[str, Any]:
     """The state dict with the released head if it is valid, without it otherwise (checked against the entry)."""
     head = sd.get("head.weight")
     size = 0 if head is None else head.shape[0]

@@ -9,7 +9,7 @@ from typing import Any
 from .conform import conform
 from .errors import HubError
 from .labels import class_names, label_set_of_timm
-from .names import Ref, parse
+from .names import Ref, lookup, parse
 from .registry import Entry
 from .sources import Fetched, fetch
 
@@ -68,13 +68,11 @@ def classifier_for(entry: Entry) -> str | None:
     """For a feature-extractor name, the registered ImageNet-1k classifier of the same release and architecture."""
     if entry.classifies:
         return None
-    from .registry import entries
-
-    prefix = entry.name.split(":")[0] + ":" + entry.name.split(":")[1].split("@")[0] + "+imagenet2012"
-    for name, other in entries().items():
-        if name.startswith(prefix) and other.default and other.classifies:
-            return name.split("@")[0]
-    return None
+    name = entry.name.split("@")[0] + "+imagenet2012"  # ViT-B/16:imagenet21k -> ViT-B/16:imagenet21k+imagenet2012
+    try:
+        return name if lookup(name).classifies else None  # the default entry of ARCH:DATA, as a name without @RES
+    except HubError:
+        return None
 
 
 def _label_set(ref: Ref) -> str:

@@ -5,6 +5,7 @@ note where a model cannot be exported; a missing runtime is a one-line hint nami
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
@@ -115,3 +116,26 @@ def test_a_missing_runtime_is_one_line_naming_the_extra(ckpt, monkeypatch, capsy
     assert main(["predict", str(ckpt), "x.png", "--backend", "openvino"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "vitkit[openvino]" in err[0]
+
+
+FREED_OUT_OF_ORDER = """
+import gc, signal, subprocess, sys
+from vitkit.use.backend import load_for_inference
+first = load_for_inference(sys.argv[1], backend="openvino")
+second = load_for_inference(sys.argv[1], backend="openvino")
+del first; gc.collect()  # freed in the order they were made, not the reverse
+del second; gc.collect()
+signal.signal(signal.SIGCHLD, lambda *_: None)  # a Python handler: runs on the alternate signal stack
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+child.kill(); child.wait()
+print("survived")
+"""
+
+
+def test_runners_freed_in_any_order_leave_signals_deliverable(ckpt):
+    # each openvino.Core swapped the thread's alternate signal stack and put back a freed one when freed out of
+    # order: the next signal (a DataLoader worker's SIGCHLD, Ctrl-C, SIGTERM) killed the process with SIGSEGV
+    proc = subprocess.run(
+        [sys.executable, "-c", FREED_OUT_OF_ORDER, str(ckpt)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "survived", (proc.returncode, proc.stderr[-2000:])

@@ -13,6 +13,7 @@ what was left in float (LayerNorm, softmax, GELU, the head) in f32 -- the settin
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -48,6 +49,19 @@ def require_openvino() -> Any:
     except ImportError:
         raise ConfigError(f"the openvino backend needs OpenVINO: {INSTALL_HINT}") from None
     return openvino
+
+
+@functools.cache
+def core() -> Any:
+    """The process's one ``openvino.Core``, kept for the life of the process.
+
+    OpenVINO's CPU plugin gives the compiling thread an alternate signal stack per ``Core`` and, when that
+    ``Core`` is freed, puts back the stack that was there before it. Two ``Core`` objects freed in the order
+    they were made leave the thread pointing at freed memory, and the next signal handled there -- a
+    DataLoader worker's SIGCHLD, Ctrl-C, the server's SIGTERM -- kills the process with SIGSEGV. One ``Core``
+    that is never freed cannot be freed out of order.
+    """
+    return require_openvino().Core()
 
 
 def onnx_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -93,7 +107,7 @@ def read_model(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(f"{path}: expected an OpenVINO IR (.xml) or ONNX (.onnx) file")
     if not path.with_suffix(".bin").is_file():
         raise ConfigError(f"{path}: its weights file {path.with_suffix('.bin').name} is missing beside it")
-    return require_openvino().Core().read_model(str(path))
+    return core().read_model(str(path))
 
 
 def compile_config(threads: int | None, precision: Precision = "f32") -> dict[str, Any]:
@@ -120,11 +134,10 @@ class OpenVinoRunner(DeclaresInfo):
         precision: Precision = "f32",
         path: str | os.PathLike[str] | None = None,
     ) -> None:
-        ov = require_openvino()
         model = read_model(source) if isinstance(source, (str, os.PathLike)) else source
         self.path = Path(path if path is not None else source if isinstance(source, (str, os.PathLike)) else "")
         meta = get_metadata(model)
-        self.compiled = ov.Core().compile_model(model, "CPU", compile_config(threads, precision))
+        self.compiled = core().compile_model(model, "CPU", compile_config(threads, precision))
         self.request = self.compiled.create_infer_request()
         self.inference_precision = precision
         self.output_names = [next(iter(o.get_names()), f"output{i}") for i, o in enumerate(self.compiled.outputs)]

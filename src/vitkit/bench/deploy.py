@@ -88,7 +88,9 @@ def peer_step(library: str, case: Any, threads: int | None, precision: str) -> C
     ov = _require("openvino", "openvino")
     model = ov.convert_model(build("timm", shape), example_input=torch.from_numpy(x))
     config = {"INFERENCE_PRECISION_HINT": ov_precision(precision), "INFERENCE_NUM_THREADS": threads}
-    compiled = ov.Core().compile_model(model, "CPU", config)
+    from ..openvino_runner import core as openvino_core
+
+    compiled = openvino_core().compile_model(model, "CPU", config)
     request = compiled.create_infer_request()
     return lambda: request.infer([x], share_inputs=True)
 

@@ -75,3 +75,37 @@ def test_the_console_entry_prints_no_traceback(tiny):
     )
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "not_an_image.png" in res.stderr
+
+
+def bad_values(root):
+    """(argv, what the one line must say): a value of the wrong type or out of range, for each kind of option."""
+    vit = str(root / "vit.safetensors")
+    train = ["train", "ViT-Ti/16", "--data", "digits:train", "--out", str(root / "rv")]
+    return {
+        "lr not a number": ([*train, "--set", "lr=abc"], "lr: expected a number, got 'abc'"),
+        "warmup not whole": ([*train, "--set", "warmup_steps=abc"], "warmup_steps: expected a whole number"),
+        "betas not a pair": ([*train, "--set", "betas=abc"], "betas: expected 2 comma-separated values"),
+        "betas out of range": ([*train, "--set", "betas=0.9,1.5"], "betas: expected in [0, 1)"),
+        "negative weight decay": ([*train, "--set", "weight_decay=-1"], "weight_decay: expected >= 0, got -1"),
+        "bool for a number": ([*train, "--set", "batch_size=true"], "batch_size: expected a whole number"),
+        "unknown literal": ([*train, "--set", "schedule=steep"], "schedule: expected one of linear, cosine"),
+        "negative steps": ([*train, "--steps", "-5"], "--steps: expected a whole number > 0, got '-5'"),
+        "port out of range": (["serve", vit, "--port", "99999"], "--port: expected a TCP port in 0..65535"),
+        "zero batch": (["eval", vit, "--data", "digits:test", "--batch-size", "0"], "--batch-size: expected a whole"),
+        "negative workers": (["embed", vit, "x", "-o", str(root / "e.npz"), "--workers", "-1"], "--workers: expected"),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_values(__import__("pathlib").Path("."))))
+def test_a_bad_value_is_one_line_naming_the_option_and_what_was_expected(case, tiny, capsys):
+    argv, message = bad_values(tiny)[case]
+    assert main(argv) == 2, case
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_recipe_values_of_the_right_type_pass():
+    from vitkit.train.recipes import get_recipe
+
+    r = get_recipe("pretrain", lr=1, betas=(0.9, 0.95), grad_clip=None, steps=10, epochs=None, schedule="cosine")
+    assert (r.lr, r.betas, r.grad_clip, r.steps) == (1, (0.9, 0.95), None, 10)

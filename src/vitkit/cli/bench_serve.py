@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .types import positive_int
+
 HELP = "benchmark `vitkit serve` (1-64 concurrent loopback clients) against offline batched inference"
 
 
@@ -25,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clients", type=_ints, default=[1, 8, 32, 64], help="concurrent clients (default 1,8,32,64)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per load level (default 5)")
     p.add_argument("--max-requests", type=int, default=5000, help="requests per load level at most (default 5000)")
-    p.add_argument("--max-batch", type=int, default=32, help="the server's --max-batch and the offline batch")
+    p.add_argument("--max-batch", type=positive_int, default=32, help="the server's --max-batch and the offline batch")
     p.add_argument("--max-delay-ms", type=float, default=5.0, help="the server's --max-delay-ms")
     p.add_argument(
         "--backend", choices=["auto", "torch", "onnxruntime", "openvino"], default="auto", help="the server's backend"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from .backend_arg import add_backend_argument, say
+from .types import nonnegative_int, positive_int
 
 HELP = "embed a data set with a checkpoint (pre-logits) into a Parquet folder, .npz or .parquet; torchrun, resumable"
 
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--format", choices=["npz", "parquet"], default=None, help="one file of this format")
     p.add_argument("--normalize", action="store_true", help="scale every embedding to unit L2 norm")
-    p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="images per forward pass (default 256)")
     p.add_argument(
         "--part-size",
         "--chunk-size",
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=4096,
         help="images per part (default 4096; shards: one part each): a rerun redoes only unfinished parts",
     )
-    p.add_argument("--workers", type=int, default=2, help="image decoding processes per rank (default 2)")
+    p.add_argument("--workers", type=nonnegative_int, default=2, help="image decoding processes per rank (default 2)")
     p.add_argument("--strict", action="store_true", help="an unreadable image stops the job (default: skipped, listed)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--device", default=None, help="default: this rank's GPU under torchrun, else auto")

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from .backend_arg import add_backend_argument, say
+from .types import nonnegative_int, positive_int
 
 HELP = "evaluate a checkpoint on a data set (top-1/5, per class, confusion matrix); torchrun splits the data"
 
@@ -22,8 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "`vitkit quantize`",
     )
     p.add_argument("--data", required=True, help="data spec, e.g. fashion-mnist:test or a folder")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--workers", type=int, default=0, help="image decoding processes per rank")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--workers", type=nonnegative_int, default=0, help="image decoding processes per rank")
     p.add_argument(
         "--strict", action="store_true", help="an unreadable image stops the run (default: skipped, counted)"
     )

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .types import positive_int
+
 HELP = "few-shot linear evaluation (closed-form ridge on frozen embeddings), mean ± std over seeds"
 
 
@@ -15,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test", required=True, help="data the probe is scored on, e.g. fashion-mnist:test")
     p.add_argument("--shots", default="1,5,10,25", help="examples per class, comma-separated (default 1,5,10,25)")
     p.add_argument("--seeds", type=int, default=3, help="draws of the shots per count (default 3)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON to this path")
     p.add_argument("--device", default=None)
 

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .types import positive_int
+
 HELP = "inspect a ViT: embedding filters, position-embedding similarity, attention distance, attention rollout"
 
 
@@ -17,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--data", help="data spec; its first --num-images images are used")
     p.add_argument("--num-images", type=int, default=128, help="with --data (the paper averaged over 128)")
     p.add_argument("--out", required=True, help="folder for the PNGs and inspect.json")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default=None)
 
 

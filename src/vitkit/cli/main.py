@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from .. import mkl_amd
 from ..errors import VitkitError
@@ -38,10 +39,15 @@ COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line naming it (the usage block stays behind ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vitkit", description="Vision Transformers: train, fine-tune, evaluate, inspect."
-    )
+    parser = OneLineParser(prog="vitkit", description="Vision Transformers: train, fine-tune, evaluate, inspect.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"vitkit.cli.{module_name}")
@@ -67,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit code (2 for a user error, printed as one line)."""
     mkl_amd.enable()  # before the subcommands import torch: this command controls its own process
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a bad option (2, already printed)
+        return e.code if isinstance(e.code, int) else 2
     try:
         return int(args._run(args) or 0)
     except user_errors() as e:

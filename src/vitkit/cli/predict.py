@@ -10,6 +10,7 @@ import argparse
 import json
 
 from .backend_arg import add_backend_argument, say
+from .types import nonnegative_int, positive_int
 
 HELP = "classify image files or folders with a checkpoint (top-k); -o OUT: a Parquet data set, torchrun"
 
@@ -24,9 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("-o", "--out", default=None, help="write a folder of Parquet parts (or a .parquet file)")
-    p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
     p.add_argument("--part-size", type=int, default=4096, help="with -o: images per part (default 4096)")
-    p.add_argument("--workers", type=int, default=2, help="with -o: image decoding processes per rank")
+    p.add_argument("--workers", type=nonnegative_int, default=2, help="with -o: image decoding processes per rank")
     p.add_argument("--strict", action="store_true", help="with -o: an unreadable image stops the job")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.add_argument("--device", default=None)

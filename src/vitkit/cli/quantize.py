@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .backend_arg import say
+from .types import positive_int
 
 HELP = "quantise a checkpoint to int8 (NNCF, OpenVINO), refused if held-out top-1 drops by more than --max-drop"
 
@@ -29,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="largest held-out top-1 drop accepted, in percentage points (default 0.5); over it nothing is written",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration / held-out split")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--threads", type=int, default=None, help="OpenVINO inference threads (default: one per core)")
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .backend_arg import add_backend_argument
+from .types import port, positive_int
 
 HELP = "serve a checkpoint over HTTP: predict, embed, neighbours, attention rollout, and a web page at /"
 
@@ -20,8 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "`vitkit quantize`",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-batch", type=int, default=32, help="images per forward pass at most (default 32)")
+    p.add_argument("--port", type=port, default=8000)
+    p.add_argument("--max-batch", type=positive_int, default=32, help="images per forward pass at most (default 32)")
     p.add_argument(
         "--max-delay-ms",
         type=float,

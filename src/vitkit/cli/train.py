@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .types import positive_int
+
 HELP = "train a registered model from scratch (recipe 'pretrain')"
 
 
@@ -19,9 +21,11 @@ def add_common(p: argparse.ArgumentParser, recipe: str) -> None:
     p.add_argument("--out", required=True, help="run folder (config, metrics.jsonl, TensorBoard, last/best/final)")
     p.add_argument("--recipe", default=recipe, help=f"named preset (default {recipe}): pretrain | finetune")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, default=None, help="optimizer steps")
+    g.add_argument("--steps", type=positive_int, default=None, help="optimizer steps")
     g.add_argument("--epochs", type=float, default=None, help="passes over the training data")
-    p.add_argument("--batch-size", type=int, default=None, help="global batch size (all processes, all micro-batches)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=None, help="global batch size (all processes, all micro-batches)"
+    )
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument("--image-size", type=int, default=None, help="training resolution")
     p.add_argument("--seed", type=int, default=0)

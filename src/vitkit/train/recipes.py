@@ -8,8 +8,9 @@ the head is replaced by a zero-initialised one and position embeddings are resiz
 from __future__ import annotations
 
 import dataclasses
+import types
 from dataclasses import dataclass
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from ..config import ConfigError
 
@@ -53,13 +54,15 @@ class Recipe:
     def __post_init__(self) -> None:
         hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
-            allowed = get_args(hints[f.name])
-            if allowed and all(isinstance(a, str) for a in allowed) and getattr(self, f.name) not in allowed:
-                raise ConfigError(f"{f.name}: expected one of {', '.join(allowed)}, got {getattr(self, f.name)!r}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr: expected > 0, got {self.lr}")
-        if self.batch_size <= 0:
-            raise ConfigError(f"batch_size: expected > 0, got {self.batch_size}")
+            value = getattr(self, f.name)
+            if not type_matches(value, hints[f.name]):
+                raise ConfigError(f"{f.name}: expected {describe_type(hints[f.name])}, got {value!r}")
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if any(
+                v is not None and not _in_range(v, low, high) for v in (value if isinstance(value, tuple) else (value,))
+            ):
+                raise ConfigError(f"{name}: expected {_range_text(low, high)}, got {value!r}")
         if self.micro_batch_size is not None and (
             self.micro_batch_size <= 0 or self.batch_size % self.micro_batch_size
         ):
@@ -82,6 +85,76 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def type_matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of the dataclass field type ``hint`` (an int passes for a float, a bool only for bool)."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return value in get_args(hint)
+    if origin in (Union, types.UnionType):
+        return any(type_matches(value, a) for a in get_args(hint))
+    if origin is tuple:
+        args = get_args(hint)
+        return isinstance(value, tuple) and len(value) == len(args) and all(map(type_matches, value, args))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def describe_type(hint: Any) -> str:
+    """``float | None`` -> "a number or none"; for the one-line errors of ``--set``."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, get_args(hint)))
+    if origin in (Union, types.UnionType):
+        return " or ".join(describe_type(a) for a in get_args(hint))
+    if origin is tuple:
+        return (
+            f"{len(get_args(hint))} comma-separated values (" + ",".join(describe_type(a) for a in get_args(hint)) + ")"
+        )
+    names = {type(None): "none", bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+# (field, (low, "[" inclusive | ")" exclusive), (high, same) or None): checked after the types
+_RANGES: list[tuple[str, tuple[float, str], tuple[float, str] | None]] = [
+    ("lr", (0, ")"), None),
+    ("weight_decay", (0, "["), None),
+    ("betas", (0, "["), (1, ")")),
+    ("momentum", (0, "["), (1, ")")),
+    ("warmup_steps", (0, "["), None),
+    ("min_lr", (0, "["), None),
+    ("grad_clip", (0, ")"), None),
+    ("batch_size", (0, ")"), None),
+    ("steps", (0, ")"), None),
+    ("epochs", (0, ")"), None),
+    ("dropout_rate", (0, "["), (1, ")")),
+    ("label_smoothing", (0, "["), (1, ")")),
+    ("eval_every", (0, ")"), None),
+    ("log_every", (0, ")"), None),
+    ("checkpoint_every", (0, ")"), None),
+    ("num_workers", (0, "["), None),
+    ("mpp_mask_rate", (0, ")"), (1, ")")),
+]
+
+
+def _in_range(v: float, low: tuple[float, str], high: tuple[float, str] | None) -> bool:
+    above = low[0] < v if low[1] == ")" else low[0] <= v
+    below = high is None or (v < high[0] if high[1] == ")" else v <= high[0])
+    return above and below
+
+
+def _range_text(low: tuple[float, str], high: tuple[float, str] | None) -> str:
+    if high is None:
+        return f"> {low[0]}" if low[1] == ")" else f">= {low[0]}"
+    return f"in {low[1] if low[1] == '[' else '('}{low[0]}, {high[0]}{high[1] if high[1] == ')' else ']'}"
 
 
 PRESETS: dict[str, Recipe] = {

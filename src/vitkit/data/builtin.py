@@ -7,6 +7,7 @@ from collections.abc import Callable
 from vitkit.data import digits, fashion_mnist, mnist5k
 from vitkit.data.arrays import ArrayDataset
 from vitkit.data.errors import DataError
+from vitkit.data.splits import validation_split
 
 BUILTIN: dict[str, Callable[[str, str | None], ArrayDataset]] = {
     "fashion-mnist": fashion_mnist.load,
@@ -15,7 +16,8 @@ BUILTIN: dict[str, Callable[[str, str | None], ArrayDataset]] = {
 }
 """Loader of each built-in name: ``load(split, root) -> ArrayDataset``."""
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "fit", "val")
+"""``fit`` + ``val`` = ``train`` (val: a seeded fifth of it, for choosing settings without the test split)."""
 
 
 def is_builtin(spec: str) -> bool:
@@ -31,4 +33,6 @@ def open_builtin(spec: str, root: str | None = None) -> ArrayDataset:
     split = split or "train"
     if split not in SPLITS:
         raise DataError(f"{name}: unknown split {split!r} (valid: {', '.join(SPLITS)})")
+    if split in ("fit", "val"):
+        return validation_split(BUILTIN[name]("train", root), split, name=name)
     return BUILTIN[name](split, root)

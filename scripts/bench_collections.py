@@ -56,13 +56,13 @@ def _models(folder: Path) -> dict[str, tuple[Path, int]]:
     import torch
 
     import vitkit
-    from vitkit.demo import DEMO_MODEL
+    from vitkit.demo import demo_model
 
     out = {}
     torch.manual_seed(0)
     for name, kwargs, size in (
         ("ViT-Ti/16", {"num_classes": 10}, 224),
-        ("demo", {**DEMO_MODEL, "image_size": 40, "num_classes": 10}, 40),
+        ("demo", {**demo_model(), "image_size": 40, "num_classes": 10}, 40),
     ):
         model = vitkit.create_model("ViT-Ti/16", **kwargs)
         path = folder / f"{name.replace('/', '-')}.safetensors"

@@ -19,7 +19,7 @@ from vitkit.reproduce.figures import pareto_front
 from vitkit.reproduce.stats import summarize
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-PAPER_EXPERIMENTS = {"posemb", "data-scaling", "compute", "hires", "fewshot", "inspect", "mpp", "class-token"}
+PAPER_EXPERIMENTS = {"posemb", "data-scaling", "compute", "hires", "fewshot", "inspect", "mpp", "class-token", "demo"}
 
 TINY = """
 name = "tiny"
@@ -46,6 +46,19 @@ from = "cls-token"
 data = "digits:train"
 test = "digits:test"
 shots = 2
+
+[[compare]]
+a = "cls-gap"
+b = "cls-token"
+on = "digits:test"
+
+[[target]]
+run = "cls-gap"
+metric = "top1"
+at_least = 0.0
+
+[[target]]
+compare = ["cls-gap", "cls-token"]
 
 [[figure]]
 kind = "bar"
@@ -111,7 +124,7 @@ def test_budgets_differ_and_subsets_are_nested_specs():
         ('name = "cls-{classifier}"', None),
         ('model = "ViT-Q/16"', "unknown variant"),
         ('from = "nowhere"', "is not an earlier run"),
-        ('data = "digits:val"', "unknown split"),
+        ('data = "digits:dev"', "unknown split"),
         ("bogus = 1", "unknown field 'bogus'"),
         ('recipe = "nope"', "unknown 'nope'"),
     ],
@@ -130,6 +143,40 @@ def test_bad_config_is_one_line_naming_the_run(tmp_path, change, message):
     with pytest.raises(ExperimentError, match=message) as e:
         load_experiment(str(path))
     assert "\n" not in str(e.value) and "cls-" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('[[compare]]\na = "cls-gap"\nb = "nowhere"\non = "digits:test"', "b = 'nowhere' is not a run"),
+        ('[[compare]]\na = "cls-gap"\nb = "cls-token"', "expected exactly the fields a, b, on"),
+        ('[[target]]\ncompare = ["cls-token", "cls-gap"]', "must name a [[compare]] entry"),
+        ('[[target]]\nrun = "cls-gap"\nmetric = "top1"\nat_least = "high"', "at_least must be a number"),
+        ('[[run]]\nname = "x"\nbudgets = ["large"]\nuse = "vit"', "budgets = ['large']"),
+    ],
+)
+def test_bad_comparisons_targets_and_budgets_are_one_line(tmp_path, extra, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(TINY.format(steps=4) + "\n" + extra + "\n")
+    with pytest.raises(ExperimentError, match=re.escape(message)) as e:
+        load_experiment(str(path))
+    assert "\n" not in str(e.value)
+
+
+def test_a_run_can_be_limited_to_one_budget(tmp_path):
+    path = tmp_path / "budgets.toml"
+    path.write_text(TINY.format(steps=4) + '\n[[run]]\nname = "long"\nuse = "vit"\nbudgets = ["full"]\n')
+    assert "long" not in {r.name for r in load_experiment(str(path), "small").runs}
+    assert "long" in {r.name for r in load_experiment(str(path), "full").runs}
+
+
+def test_the_demo_is_declared_as_an_experiment():
+    small, full = load_experiment("demo", "small"), load_experiment("demo", "full")
+    for exp in (small, full):
+        assert [c["b"] for c in exp.comparisons if c["a"] == "finetune-mpp"] == ["scratch", "finetune"]
+        assert {"run": "pretrain", "metric": "top1", "at_least": 0.87} in exp.targets
+        assert not exp.run("pretrain").seeded and exp.run("finetune-mpp").parent == "pretrain-mpp"
+    assert full.run("finetune-mpp").get("set")["steps"] == 1200 and full.run("pretrain").get("set")["epochs"] == 6
 
 
 # ------------------------------------------------------------------------------------------ runner
@@ -159,6 +206,18 @@ def test_runner_writes_report_and_skips_finished_runs(tmp_path):
     for name in ("bar.png", "compute.png"):
         assert is_png(out / name), name
     assert results["figures"] == ["bar.png", "compute.png"]
+
+    # the declared paired comparison: recounted image by image, it agrees with each run's own test top-1
+    cmp = results["comparisons"]["cls-gap vs cls-token"]
+    assert cmp["seeds"] == [0, 1] and cmp["on"] == "digits:test"
+    token = [r["top1"] for r in results["runs"]["cls-token"]["per_seed"]]
+    for seed, p in enumerate(cmp["per_seed"]):
+        assert (p["top1_a"], p["top1_b"]) == (pytest.approx(per_seed[seed]), pytest.approx(token[seed]))
+    assert cmp["diff"] == pytest.approx(np.mean(per_seed) - np.mean(token))
+    level, paired = results["targets"]
+    assert level["met"] is True and level["value"] == pytest.approx(np.mean(per_seed))
+    assert paired["value"] == pytest.approx(cmp["ci95"][0]) and paired["met"] == (cmp["ci95"][0] > 0)
+    assert "cls-gap vs cls-token on digits:test" in table and "Targets:" in table
 
     again = run_experiment(exp, out, seeds=2, log=lambda _: None)
     assert (again.executed, again.skipped) == (0, 6)

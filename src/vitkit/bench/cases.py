@@ -52,8 +52,8 @@ SHAPES: dict[str, Shape] = {
     "Ti/16": Shape("Ti/16", 224, 16, 192, 12, 3, 768),
     "S/16": Shape("S/16", 224, 16, 384, 12, 6, 1536),
     "B/16": Shape("B/16", 224, 16, 768, 12, 12, 3072),
-    # vitkit.demo.DEMO_MODEL at the demo's pre-training resolution and batch (class-token pooling here,
-    # as torchvision's ViT has no other; the demo mean-pools, which costs the same)
+    # the demo model (reproduce/experiments/demo.toml) at the demo's pre-training resolution and batch
+    # (class-token pooling here, as torchvision's ViT has no other; the demo mean-pools, which costs the same)
     "demo": Shape("demo", 28, 4, 64, 4, 4, 128, num_classes=10, train_batch=64),
     # the reference row measured before vitkit existed: 4x4 patches on 32 px, 192 wide, 6 layers
     "p4/32": Shape("p4/32", 32, 4, 192, 6, 3, 768, num_classes=10, train_batch=128),

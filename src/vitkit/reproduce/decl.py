@@ -30,7 +30,10 @@ RUN_FIELDS = {
     "vary",
     "label",
     "subset",
+    "budgets",
 }
+COMPARE_FIELDS = {"a", "b", "on"}
+TARGET_FIELDS = {"run", "metric", "at_least", "compare"}
 
 
 class ExperimentError(ConfigError):
@@ -63,6 +66,8 @@ class Experiment:
     metrics: list[str]
     runs: list[RunDecl]
     figures: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # [[compare]]: a, b, on (a data spec)
+    targets: list[dict[str, Any]] = field(default_factory=list)  # [[target]]: run + metric + at_least, or compare
     budget: str = "small"
     source: str = ""
 

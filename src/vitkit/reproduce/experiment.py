@@ -8,10 +8,15 @@ A run: ``name``, ``kind`` (``train`` | ``fewshot`` | ``inspect``), ``use`` (a te
 few-shot probing or inspecting it), ``data``, ``test``, ``recipe``, ``image_size``, ``set`` (``--set``
 options: model, recipe and transform fields), ``shots``, ``num_images``, ``subset`` (train on the first N
 images of ``data``: ``data@N``), ``group`` and ``x`` (for line figures), ``seeded = false`` (run once, with
-seed 0, for every seed). ``vary = {key = [values...]}``
+seed 0, for every seed), ``budgets = ["full"]`` (run only at those budgets). ``vary = {key = [values...]}``
 expands a run into the product of its values (``name`` is then a format string such as
 ``"{posemb}@{posemb_at}"``); a varied key that is not a run field goes into ``set``.
 Any value can differ by budget: ``steps = {small = 300, full = 3000}``.
+
+``[[compare]]`` entries (``a``, ``b``: run names; ``on``: a data spec) are paired comparisons: every seed of
+``a`` against the same seed of ``b``, image by image on ``on`` (``reproduce.paired``). ``[[target]]`` entries
+are the experiment's pass marks: ``run`` + ``metric`` + ``at_least`` (the mean over seeds), or ``compare =
+[a, b]`` (that comparison's 95% interval above zero). Both go into the report with their verdicts.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def load_experiment(name: str, budget: str = "small") -> Experiment:
     for key in ("name", "claim"):
         if not isinstance(raw.get(key), str):
             raise ExperimentError(f"{where}: expected a string {key!r} at the top level")
-    runs = _expand_runs(raw.get("run", []), raw.get("templates", {}), where)
+    runs = _expand_runs(raw.get("run", []), raw.get("templates", {}), where, budget)
     exp = Experiment(
         name=raw["name"],
         title=raw.get("title", raw["name"]),
@@ -80,6 +85,8 @@ def load_experiment(name: str, budget: str = "small") -> Experiment:
         metrics=list(raw.get("metrics", ["top1"])),
         runs=runs,
         figures=list(raw.get("figure", [])),
+        comparisons=list(raw.get("compare", [])),
+        targets=list(raw.get("target", [])),
         budget=budget,
         source=where,
     )
@@ -106,16 +113,23 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _expand_runs(entries: list[dict[str, Any]], templates: dict[str, Any], where: str) -> list[RunDecl]:
+def _expand_runs(entries: list[dict[str, Any]], templates: dict[str, Any], where: str, budget: str) -> list[RunDecl]:
     runs: list[RunDecl] = []
     for i, entry in enumerate(entries):
         label = f"{where}: run {entry.get('name', i)!r}"
         unknown = sorted(set(entry) - RUN_FIELDS)
         if unknown:
             raise ExperimentError(f"{label}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(RUN_FIELDS))})")
+        budgets = entry.get("budgets", list(BUDGETS))
+        if not isinstance(budgets, list) or not set(budgets) <= set(BUDGETS):
+            raise ExperimentError(f"{label}: budgets = {budgets!r}: expected a list of {', '.join(BUDGETS)}")
+        if budget not in budgets:
+            continue
         if "use" in entry and entry["use"] not in templates:
             raise ExperimentError(f"{label}: use = {entry['use']!r} is not a template ({', '.join(templates)})")
-        merged = _merge(templates.get(entry.get("use"), {}), {k: v for k, v in entry.items() if k != "use"})
+        merged = _merge(
+            templates.get(entry.get("use"), {}), {k: v for k, v in entry.items() if k not in ("use", "budgets")}
+        )
         for item in _vary(merged, label):
             runs.append(_decl(item, label))
     names = [r.name for r in runs]

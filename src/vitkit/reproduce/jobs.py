@@ -6,6 +6,7 @@ kind (test top-1 of a training run, few-shot accuracy of a probe).
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -13,8 +14,8 @@ from typing import Any
 
 from ..train import TrainSpec, train
 from ..train.runlog import last_logged
-from ..train.spec import route_sets
-from .decl import RunDecl
+from ..train.spec import CONFIG_FILE, route_sets
+from .decl import ExperimentError, RunDecl
 
 
 def execute(run: RunDecl, folder: Path, seed: int, parent: Path | None, device: str | None) -> dict[str, Any]:
@@ -46,8 +47,35 @@ def train_spec(run: RunDecl, folder: Path, seed: int, parent: Path | None, devic
     )
 
 
+_NOT_COMPARED = ("out", "device")  # where a run lives and what runs it do not make it another run
+
+
+def _settings(spec: TrainSpec) -> dict[str, Any]:
+    d = json.loads(json.dumps(spec.to_dict(), default=list))  # as config.json holds it
+    return {k: v for k, v in d.items() if k not in _NOT_COMPARED}
+
+
+def differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names of the settings that differ between two config.json dicts."""
+    names = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            names += differences(x, y, f"{prefix}{k}.")
+        elif x != y:
+            names.append(f"{prefix}{k}")
+    return names
+
+
 def _train(run: RunDecl, folder: Path, seed: int, parent: Path | None, device: str | None) -> dict[str, Any]:
     spec = train_spec(run, folder, seed, parent, device)
+    if (folder / CONFIG_FILE).is_file():  # a half-finished run: the same run, or refused (never mixed)
+        differ = differences(_settings(TrainSpec.read(folder)), _settings(spec))
+        if differ:
+            raise ExperimentError(
+                f"{folder} holds a run with other settings ({', '.join(differ[:3])}); expected this "
+                f"experiment's {run.name!r} -- use another --out or remove that folder"
+            )
     summary = train(spec, resume=True)  # a half-finished run goes on from its last checkpoint
     spec = TrainSpec.read(folder)
     metrics: dict[str, Any] = {

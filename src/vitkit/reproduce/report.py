@@ -16,8 +16,10 @@ def write_report(
 ) -> dict[str, Any]:
     """Write the report of ``raw`` (finished results per run name, one metric dict per seed: ``runner.collect``)."""
     from .figures import draw_figures
+    from .paired import comparisons, targets
 
     summary = summarize_runs(raw)
+    paired = comparisons(exp, out, raw)
     report = {
         "experiment": exp.name,
         "title": exp.title,
@@ -40,6 +42,8 @@ def write_report(
             for name in raw
         },
     }
+    report["comparisons"] = paired
+    report["targets"] = targets(exp, summary, paired)
     report["figures"] = draw_figures(exp, report, out)
     write_atomic(out / "results.json", lambda f: f.write(json.dumps(report, indent=1).encode()))
     write_atomic(out / "table.md", lambda f: f.write(table(exp, report).encode()))
@@ -65,4 +69,6 @@ def table(exp: Experiment, report: dict[str, Any]) -> str:
     ]
     if failed:
         note += f"\nDiverged (no accuracy, left out of the means): {', '.join(failed)}.\n"
-    return "\n".join(lines) + "\n" + note
+    from .paired import describe
+
+    return "\n".join(lines) + "\n" + note + describe(report.get("comparisons", {}), report.get("targets", []))

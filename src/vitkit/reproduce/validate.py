@@ -14,7 +14,7 @@ from ..data.builtin import BUILTIN, SPLITS, is_builtin
 from ..data.subsets import split_subset
 from ..train.spec import route_sets
 from ..variants import model_config
-from .decl import FIGURE_KINDS, Experiment, ExperimentError, RunDecl
+from .decl import COMPARE_FIELDS, FIGURE_KINDS, TARGET_FIELDS, Experiment, ExperimentError, RunDecl
 
 
 def validate(exp: Experiment) -> None:
@@ -33,6 +33,36 @@ def validate(exp: Experiment) -> None:
         seen[run.name] = run
     for fig in exp.figures:
         _check_figure(fig, exp)
+    for entry in exp.comparisons:
+        _check_compare(entry, exp)
+    for entry in exp.targets:
+        _check_target(entry, exp)
+
+
+def _check_compare(entry: dict[str, Any], exp: Experiment) -> None:
+    label = f"{exp.source}: compare {entry.get('a', '?')!r} vs {entry.get('b', '?')!r}"
+    if set(entry) != COMPARE_FIELDS:
+        raise ExperimentError(f"{label}: expected exactly the fields {', '.join(sorted(COMPARE_FIELDS))}")
+    names = {r.name for r in exp.runs}
+    for key in ("a", "b"):
+        if entry[key] not in names:
+            raise ExperimentError(f"{label}: {key} = {entry[key]!r} is not a run of this budget")
+    check_data_spec(entry["on"], f"{label}: on")
+
+
+def _check_target(entry: dict[str, Any], exp: Experiment) -> None:
+    label = f"{exp.source}: target {entry}"
+    unknown = sorted(set(entry) - TARGET_FIELDS)
+    if unknown:
+        raise ExperimentError(f"{label}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(TARGET_FIELDS))})")
+    if "compare" in entry:
+        pair = entry["compare"]
+        if set(entry) != {"compare"} or not any([c["a"], c["b"]] == pair for c in exp.comparisons):
+            raise ExperimentError(f"{label}: compare = [a, b] must name a [[compare]] entry, alone")
+    elif set(entry) != {"run", "metric", "at_least"} or entry["run"] not in {r.name for r in exp.runs}:
+        raise ExperimentError(f"{label}: expected run (a run of this budget), metric and at_least")
+    elif not isinstance(entry["at_least"], (int, float)):
+        raise ExperimentError(f"{label}: at_least must be a number")
 
 
 def _check_run(run: RunDecl, seen: dict[str, RunDecl], label: str) -> None:

@@ -15,6 +15,7 @@ class RunLog:
     def __init__(self, out: Path, total_steps: int, start_step: int, enabled: bool, log_every: int) -> None:
         self.enabled, self.log_every, self.total = enabled, log_every, total_steps
         self.metrics_path = out / "metrics.jsonl"
+        self._since = (time.perf_counter(), start_step)  # for the plain lines' time left
         self.writer = None
         self.bar = None
         if not enabled:
@@ -55,7 +56,8 @@ class RunLog:
             else:
                 self.bar.write(f"[{kind} step {step}] {text}")
         elif kind != "train" or step % self.log_every == 0 or step == self.total:
-            print(f"[{kind}] step {step}/{self.total} {text}", file=sys.stderr, flush=True)
+            left = f" eta {eta(*self._since, step, self.total)}" if kind == "train" and step < self.total else ""
+            print(f"[{kind}] step {step}/{self.total} {text}{left}", file=sys.stderr, flush=True)
 
     def message(self, text: str) -> None:
         if not self.enabled:
@@ -67,6 +69,14 @@ class RunLog:
             self.bar.close()
         if self.writer is not None:
             self.writer.close()
+
+
+def eta(t0: float, step0: int, step: int, total: int) -> str:
+    """Time left at the mean pace since (``t0``, ``step0``): ``"2m05s"``, or ``"?"`` before a step is done."""
+    if step <= step0:
+        return "?"
+    seconds = round((time.perf_counter() - t0) / (step - step0) * (total - step))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def _truncate_after(path: Path, step: int) -> None:

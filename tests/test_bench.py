@@ -12,7 +12,7 @@ from vitkit.bench.peers import build
 from vitkit.bench.report import format_table, summary, write_json
 from vitkit.bench.run import distinct, run_bench
 from vitkit.bench.timing import Contender, alternate
-from vitkit.bench.workload import Options, plan
+from vitkit.bench.workload import Options, measured_auto, plan
 from vitkit.cli.main import main
 
 FAST = dict(warmup=1, min_sample_s=0.01, memory=False, pipeline=False, matmul_n=256)
@@ -68,7 +68,22 @@ def test_plan_resolves_vitkit_backend_and_compile():
     assert distinct(infer, libs, Options(backend="torch", compile=True)) == libs  # compiled vs eager
 
 
-def test_auto_backend_is_onnxruntime_where_it_was_measured_faster():
+def test_auto_backend_runs_where_auto_measured_it_fastest(tmp_path, monkeypatch):
+    monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VITKIT_AUTO_SECONDS", "0.5")
+    (one,) = make_cases(["tiny"], [1], train=False)
+    told = Options(auto=(("tiny", 1, "openvino"),))
+    assert plan("vitkit", one, told).backend == "openvino"  # a measured choice wins over the static rule
+    assert distinct(one, ["vitkit", "vitkit-openvino", "vitkit-eager"], told) == ["vitkit", "vitkit-eager"]
+    opts, line = measured_auto(one, Options(), str(tmp_path))  # what `--backend auto` measures, on this machine
+    (choice,) = opts.auto
+    assert choice[:2] == ("tiny", 1) and line.endswith(f"-> {choice[2]}")
+    assert plan("vitkit", one, opts).backend == choice[2] and "images/s at batch 1" in line
+    (train,) = make_cases(["tiny"], [1], infer=False)
+    assert plan("vitkit", train, opts).backend == "torch"  # training runs in torch whatever auto measured
+
+
+def test_auto_backend_without_a_measurement_is_the_static_rule():
     from vitkit import mkl_amd
 
     one, sixteen = make_cases(["tiny"], [1, 16], train=False)

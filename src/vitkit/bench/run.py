@@ -33,7 +33,7 @@ from .matmul_peak import matmul_gflops
 from .memory import measure
 from .timing import Stats, alternate
 from .worker import PeerProcess, RemoteWorkload, WorkerError, build_remote
-from .workload import INFER_ONLY, VITKIT_VARIANTS, Options, Workload, make_workload, plan
+from .workload import INFER_ONLY, VITKIT_VARIANTS, Options, Workload, auto_applies, make_workload, measured_auto, plan
 
 SCHEMA = "vitkit.bench/1"
 Progress = Callable[[str], None]
@@ -162,10 +162,13 @@ def run_case(
 ) -> list[dict[str, Any]]:
     """Rows (one per library; see ``distinct``) for one case; the peers run in ``peers`` if given."""
     onnx_paths = {} if onnx_paths is None else onnx_paths
+    say = progress or (lambda _: None)
+    if "vitkit" in libraries and auto_applies(case, opts) and opts.auto_choice(case) is None:
+        opts, line = measured_auto(case, opts, workdir)  # the vitkit row runs where auto would run it
+        say(f"[{case.key}] vitkit {line}")
     libraries = distinct(case, libraries, opts)
     errors: dict[str, str] = {}
     works = _build_all(case, libraries, opts, workdir, onnx_paths, errors, peers)
-    say = progress or (lambda _: None)
     say(f"[{case.key}] timing {', '.join(w.library for w in works)} x {repeats} rounds")
     stats = alternate([w.contender() for w in works], repeats, warmup, min_sample_s) if works else {}
     rows = []

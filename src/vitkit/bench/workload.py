@@ -17,7 +17,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,9 +38,11 @@ INFER_ONLY = (*DEPLOY_PEERS, "vitkit-openvino", "vitkit-int8")  # not run in tra
 
 @dataclass(frozen=True)
 class Options:
-    """How vitkit runs (``None``/``"auto"``: as measured fastest for the case, 2-core AMD EPYC).
+    """How vitkit runs (``None``/``"auto"``: as measured fastest for the case).
 
-    ``backend="auto"``: onnxruntime for fp32 inference on CPU where installed and faster -- at batch 1
+    ``backend="auto"``: for fp32 inference on CPU, what ``--backend auto`` measures fastest for the case on
+    this machine (``auto``: (shape, batch, backend) triples that ``measured_auto`` filled in). Without a
+    measurement, the rule measured on a 2-core AMD EPYC: onnxruntime where installed -- at batch 1
     (onnxruntime / eager torch: demo 3.7x, p4/32 1.4x, Ti/16 1.3x), and at every batch where torch's MKL
     runs its generic kernels (``vitkit.mkl_amd``) -- torch otherwise (at batch 16 on MKL's AVX2 kernels,
     onnxruntime / eager torch: demo 0.94x, Ti/16 0.93x, p4/32 1.05x in one run and 0.98x in another).
@@ -55,9 +57,42 @@ class Options:
     device: str = "cpu"
     precision: accel.Precision = "fp32"
     threads: int | None = None
+    auto: tuple[tuple[str, int, str], ...] = ()  # (shape name, batch, backend) as --backend auto measured them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def auto_choice(self, case: Case) -> str | None:
+        return next((b for name, batch, b in self.auto if (name, batch) == (case.shape.name, case.batch)), None)
+
+
+def auto_applies(case: Case, opts: Options) -> bool:
+    """Whether vitkit's ``auto`` backend picks by measurement in ``case`` (fp32 inference on CPU)."""
+    cpu = torch.device(opts.device).type == "cpu"
+    return opts.backend == "auto" and case.mode == "infer" and cpu and opts.precision == "fp32"
+
+
+def measured_auto(case: Case, opts: Options, workdir: str) -> tuple[Options, str]:
+    """``opts`` with what ``--backend auto`` picks for ``case`` on this machine, and its measurement line.
+
+    The same measurement ``vitkit predict --backend auto`` runs the first time it meets a file
+    (``use.autobackend.measure``: every installed backend, alternating rounds, about 3 s), on a file of the
+    case's shape with random weights.
+    """
+    from ..checkpoint import save
+    from ..use.autobackend import measure
+
+    path = Path(workdir) / f"{case.shape.name.replace('/', '_')}-auto.safetensors"
+    if not path.is_file():
+        model = build("vitkit", case.shape)
+        with torch.no_grad():  # a classifier, as a user's file is: a zero head is refused as a feature extractor
+            model.head.weight.normal_(std=0.02)
+        save(model, str(path))
+    m = measure(path, case.batch, "logits")
+    if m.winner is None:
+        return opts, f"auto: nothing measured ({'; '.join(f'{b}: {why}' for b, why in m.skipped.items())[:200]})"
+    choice = (case.shape.name, case.batch, m.winner)
+    return replace(opts, auto=(*opts.auto, choice)), f"auto: {m.line()} -> {m.winner}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +125,9 @@ def plan(library: str, case: Case, opts: Options) -> Plan:
     cpu = torch.device(opts.device).type == "cpu"
     generic = cpu and mkl_amd.mkl_cpu_type() == 0  # torch's GEMM on MKL's generic kernels (see vitkit.mkl_amd)
     backend = opts.backend
-    if backend == "auto":
+    if backend == "auto" and auto_applies(case, opts) and opts.auto_choice(case):
+        backend = opts.auto_choice(case)  # type: ignore[assignment]
+    elif backend == "auto":
         ort = infer and cpu and opts.precision == "fp32" and onnxruntime_available()
         backend = "onnxruntime" if ort and (case.batch == 1 or generic) else "torch"
     if not infer:

@@ -33,11 +33,16 @@ def _correct(folder: Path, data: str) -> list[bool]:
 
 
 def comparisons(exp: Experiment, out: Path, raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """``"a vs b"`` -> the paired summary over the seeds both runs finished without diverging."""
+    """``"a vs b"`` -> the paired summary over the seeds both runs finished without diverging. An unseeded
+    run (one run for every seed) is paired with every seed of the other."""
     found: dict[str, Any] = {}
     for entry in exp.comparisons:
         a, b = exp.run(entry["a"]), exp.run(entry["b"])
         ok = {name: {r["seed"] for r in raw.get(name, []) if "error" not in r} for name in (a.name, b.name)}
+        if not b.seeded and ok[b.name]:
+            ok[b.name] = ok[a.name]
+        if not a.seeded and ok[a.name]:
+            ok[a.name] = ok[b.name]
         seeds = sorted(ok[a.name] & ok[b.name])
         if not seeds:
             continue

@@ -109,3 +109,43 @@ def test_recipe_values_of_the_right_type_pass():
 
     r = get_recipe("pretrain", lr=1, betas=(0.9, 0.95), grad_clip=None, steps=10, epochs=None, schedule="cosine")
     assert (r.lr, r.betas, r.grad_clip, r.steps) == (1, (0.9, 0.95), None, 10)
+
+
+def _numeric_options() -> list[tuple[str, str, object]]:
+    import argparse
+
+    from vitkit.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return [
+        (command, action.option_strings[-1], action.type)
+        for command, parser in sub.choices.items()
+        for action in parser._actions
+        if action.option_strings and action.type is not None and getattr(action.type, "__name__", "") != "_names"
+    ]
+
+
+NUMERIC_OPTIONS = _numeric_options()
+
+
+def test_every_numeric_option_declares_its_range():
+    from vitkit.cli.types import NUMERIC
+
+    assert len(NUMERIC_OPTIONS) > 50
+    unchecked = [f"{c} {o}" for c, o, t in NUMERIC_OPTIONS if t not in NUMERIC]
+    assert not unchecked, f"plain int/float options (give them a vitkit.cli.types type): {unchecked}"
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "kind"), NUMERIC_OPTIONS, ids=[f"{c} {o}" for c, o, _ in NUMERIC_OPTIONS]
+)
+def test_every_numeric_option_refuses_a_bad_value_in_one_line(command, option, kind, capsys):
+    from vitkit.cli.types import NUMERIC
+
+    bad = ["abc", "-5", "1e400" if "float" in kind.__name__ or kind.__name__ == "fraction" else str(10**30)]
+    if not NUMERIC[kind]:
+        bad.append("0")
+    for value in bad:
+        assert main([command, f"{option}={value}"]) == 2, f"vitkit {command} {option}={value} was accepted"
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and option in err.split("argument ")[1].split(":")[0] and repr(value) in err, err

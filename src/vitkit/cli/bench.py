@@ -5,14 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .types import nonnegative_int, positive_float, positive_int, positive_ints
+
 HELP = "benchmark inference and training speed and memory against timm, torchvision and transformers"
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def _names(text: str) -> list[str]:
@@ -29,10 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="comma-separated: Ti/16, S/16, B/16 (224 px), demo (the demo's 28 px ViT), "
         "p4/32 (4 px patches on 32 px, 192 wide, 6 layers), tiny",
     )
-    p.add_argument("--batch", type=_ints, default=[1, 16], help="inference batch sizes (default 1,16)")
+    p.add_argument("--batch", type=positive_ints, default=[1, 16], help="inference batch sizes (default 1,16)")
     p.add_argument(
         "--train-batch",
-        type=int,
+        type=positive_int,
         default=None,
         help="training-step batch (default: 16 for Ti/S/B, 64 for demo, 128 for p4/32)",
     )
@@ -45,9 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="comma-separated; also vitkit-compiled, vitkit-onnxruntime, vitkit-openvino, vitkit-int8 (OpenVINO "
         "int8, NNCF on random images: speed only)",
     )
-    p.add_argument("--repeats", type=int, default=5, help="alternating rounds per case (default 5)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps per library before the rounds")
-    p.add_argument("--min-sample", type=float, default=1.0, help="seconds each timed sample lasts at least")
+    p.add_argument("--repeats", type=positive_int, default=5, help="alternating rounds per case (default 5)")
+    p.add_argument("--warmup", type=nonnegative_int, default=2, help="untimed steps per library before the rounds")
+    p.add_argument("--min-sample", type=positive_float, default=1.0, help="seconds each timed sample lasts at least")
     p.add_argument(
         "--compile",
         dest="compile",
@@ -70,9 +65,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "print the table and remember the winners for --backend auto",
     )
     p.add_argument(
-        "--seconds", type=float, default=6.0, help="with --backends: seconds of timing per batch size (default 6)"
+        "--seconds",
+        type=positive_float,
+        default=6.0,
+        help="with --backends: seconds of timing per batch size (default 6)",
     )
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's, one per core)")
+    p.add_argument(
+        "--threads", type=positive_int, default=None, help="intra-op threads (default: torch's, one per core)"
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: autocast (CUDA)")
     p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")

@@ -5,30 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 
-from .types import positive_int
+from .types import nonnegative_float, positive_float, positive_int, positive_ints
 
 HELP = "benchmark `vitkit serve` (1-64 concurrent loopback clients) against offline batched inference"
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--models", default="demo,Ti/16", help="comma-separated shapes of `vitkit bench` (default demo,Ti/16)"
     )
-    p.add_argument("--clients", type=_ints, default=[1, 8, 32, 64], help="concurrent clients (default 1,8,32,64)")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds per load level (default 5)")
-    p.add_argument("--max-requests", type=int, default=5000, help="requests per load level at most (default 5000)")
+    p.add_argument(
+        "--clients", type=positive_ints, default=[1, 8, 32, 64], help="concurrent clients (default 1,8,32,64)"
+    )
+    p.add_argument("--duration", type=positive_float, default=5.0, help="seconds per load level (default 5)")
+    p.add_argument(
+        "--max-requests", type=positive_int, default=5000, help="requests per load level at most (default 5000)"
+    )
     p.add_argument("--max-batch", type=positive_int, default=32, help="the server's --max-batch and the offline batch")
-    p.add_argument("--max-delay-ms", type=float, default=5.0, help="the server's --max-delay-ms")
+    p.add_argument("--max-delay-ms", type=nonnegative_float, default=5.0, help="the server's --max-delay-ms")
     p.add_argument(
         "--backend", choices=["auto", "torch", "onnxruntime", "openvino"], default="auto", help="the server's backend"
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .types import positive_int
+
 HELP = "convert any supported checkpoint to vitkit, timm, Hugging Face or official .npz"
 
 
@@ -16,11 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="output format (default: from DST's suffix; timm .safetensors needs --to timm)",
     )
-    p.add_argument("--image-size", type=int, default=None, help="resize position embeddings to this resolution")
-    p.add_argument("--num-classes", type=int, default=None, help="replace the head by a zero-initialised one")
+    p.add_argument(
+        "--image-size", type=positive_int, default=None, help="resize position embeddings to this resolution"
+    )
+    p.add_argument("--num-classes", type=positive_int, default=None, help="replace the head by a zero-initialised one")
     p.add_argument("--drop-pre-logits", action="store_true", help="remove the pre-logits layer")
     p.add_argument("--resize", choices=["bilinear", "bicubic"], default="bilinear", help="position-embedding resize")
-    p.add_argument("--num-heads", type=int, default=None, help="heads, for timm files of a non-standard width")
+    p.add_argument("--num-heads", type=positive_int, default=None, help="heads, for timm files of a non-standard width")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--part-size",
         "--chunk-size",
         dest="part_size",
-        type=int,
+        type=positive_int,
         default=4096,
         help="images per part (default 4096; shards: one part each): a rerun redoes only unfinished parts",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .types import positive_float, positive_int
+
 HELP = "export a checkpoint to ONNX (dynamic batch and image size) and verify it with onnxruntime"
 
 
@@ -16,11 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="logits",
         help="what the graph returns: class logits, or the image representation y",
     )
-    p.add_argument("--image-size", type=int, default=None, help="resize position embeddings to this resolution first")
+    p.add_argument(
+        "--image-size", type=positive_int, default=None, help="resize position embeddings to this resolution first"
+    )
     p.add_argument("--static-batch", action="store_true", help="a graph for batch size 1 only")
     p.add_argument("--static-size", action="store_true", help="accept the model's image size only")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
-    p.add_argument("--atol", type=float, default=1e-4, help="largest onnxruntime-vs-torch difference accepted")
+    p.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default: the exporter's)")
+    p.add_argument("--atol", type=positive_float, default=1e-4, help="largest onnxruntime-vs-torch difference accepted")
     p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime check")
 
 

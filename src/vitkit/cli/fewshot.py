@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", required=True, help="data the few shots are drawn from, e.g. fashion-mnist:train")
     p.add_argument("--test", required=True, help="data the probe is scored on, e.g. fashion-mnist:test")
     p.add_argument("--shots", default="1,5,10,25", help="examples per class, comma-separated (default 1,5,10,25)")
-    p.add_argument("--seeds", type=int, default=3, help="draws of the shots per count (default 3)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="draws of the shots per count (default 3)")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON to this path")
     p.add_argument("--device", default=None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from .types import fraction, nonnegative_int, positive_int
+
 HELP = "build a persistent nearest-neighbour index (FAISS) of an embeddings file or folder, with its recall@10"
 KINDS = ("flat", "ivf", "hnsw", "ivfpq")  # vitkit.use.index.KINDS (not imported: building the parser imports no torch)
 
@@ -13,15 +15,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("embeddings", help="a file or folder written by `vitkit embed`")
     p.add_argument("out", help="the index folder to write")
     p.add_argument("--kind", choices=KINDS, default="ivf", help="flat: exact; ivf (default), hnsw, ivfpq: approximate")
-    p.add_argument("--nlist", type=int, default=None, help="ivf/ivfpq cells (default 4*sqrt(N), at most N/39)")
-    p.add_argument("--queries", type=int, default=1000, help="held-out queries for recall@10 (default 1000)")
+    p.add_argument("--nlist", type=positive_int, default=None, help="ivf/ivfpq cells (default 4*sqrt(N), at most N/39)")
+    p.add_argument("--queries", type=positive_int, default=1000, help="held-out queries for recall@10 (default 1000)")
     p.add_argument(
         "--target-recall",
-        type=float,
+        type=fraction,
         default=0.95,
         help="the search parameter (nprobe, efSearch) is the smallest reaching this recall@10 (default 0.95)",
     )
-    p.add_argument("--seed", type=int, default=0, help="training sample and query draw")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="training sample and query draw")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from .types import positive_int
+
 HELP = "show a checkpoint's format and inferred config"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="any supported checkpoint file or folder")
-    p.add_argument("--num-heads", type=int, default=None, help="heads, for timm files of a non-standard width")
+    p.add_argument("--num-heads", type=positive_int, default=None, help="heads, for timm files of a non-standard width")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 

@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a ViT checkpoint or run folder")
     src.add_argument("--images", nargs="+", metavar="IMG", help="image files")
     src.add_argument("--data", help="data spec; its first --num-images images are used")
-    p.add_argument("--num-images", type=int, default=128, help="with --data (the paper averaged over 128)")
+    p.add_argument("--num-images", type=positive_int, default=128, help="with --data (the paper averaged over 128)")
     p.add_argument("--out", required=True, help="folder for the PNGs and inspect.json")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default=None)

@@ -5,14 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 
+from .types import positive_int
+
 HELP = "list the model variants (name, parameters, GMACs at the resolution)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--image-size", type=int, default=None, help="resolution to count GMACs at (default: each model's, 224)"
+        "--image-size",
+        type=positive_int,
+        default=None,
+        help="resolution to count GMACs at (default: each model's, 224)",
     )
-    p.add_argument("--num-classes", type=int, default=1000, help="head size for the parameter count (default 1000)")
+    p.add_argument(
+        "--num-classes", type=positive_int, default=1000, help="head size for the parameter count (default 1000)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -7,6 +7,8 @@ import functools
 import json
 import os
 
+from .types import positive_int
+
 HELP = "nearest neighbours by cosine similarity in an embeddings file (query: row, path or image)"
 
 
@@ -20,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="QUERY",
         help="a row number of the file, a path listed in it, or an image file (embedded with --checkpoint)",
     )
-    p.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
+    p.add_argument("-k", type=positive_int, default=10, help="neighbours per query (default 10)")
     p.add_argument(
         "--checkpoint",
         default=None,
@@ -33,7 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="exact: brute-force matrix product (default); faiss: IndexFlatIP, IVF for large files",
     )
     p.add_argument(
-        "--nprobe", type=int, default=None, help="IVF: cells searched per query (default 16; an index: its own)"
+        "--nprobe",
+        type=positive_int,
+        default=None,
+        help="IVF: cells searched per query (default 16; an index: its own)",
     )
     p.add_argument("--include-self", action="store_true", help="keep a row query in its own results")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -22,11 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "`vitkit quantize`",
     )
     p.add_argument("images", nargs="+", help="image files or folders (every image below them)")
-    p.add_argument("-k", "--top-k", type=int, default=5)
+    p.add_argument("-k", "--top-k", type=positive_int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("-o", "--out", default=None, help="write a folder of Parquet parts (or a .parquet file)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
-    p.add_argument("--part-size", type=int, default=4096, help="with -o: images per part (default 4096)")
+    p.add_argument("--part-size", type=positive_int, default=4096, help="with -o: images per part (default 4096)")
     p.add_argument("--workers", type=nonnegative_int, default=2, help="with -o: image decoding processes per rank")
     p.add_argument("--strict", action="store_true", help="with -o: an unreadable image stops the job")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .backend_arg import say
-from .types import positive_int
+from .types import nonnegative_float, nonnegative_int, positive_int
 
 HELP = "quantise a checkpoint to int8 (NNCF, OpenVINO), refused if held-out top-1 drops by more than --max-drop"
 
@@ -19,19 +19,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         required=True,
         help="data spec (fashion-mnist:test, a folder...): --samples images calibrate, the rest measure top-1",
     )
-    p.add_argument("--samples", type=int, default=300, help="calibration images (default 300)")
+    p.add_argument("--samples", type=positive_int, default=300, help="calibration images (default 300)")
     p.add_argument(
-        "--heldout", type=int, default=None, help="held-out images for the accuracy check (default: the rest, <= 10000)"
+        "--heldout",
+        type=positive_int,
+        default=None,
+        help="held-out images for the accuracy check (default: the rest, <= 10000)",
     )
     p.add_argument(
         "--max-drop",
-        type=float,
+        type=nonnegative_float,
         default=0.5,
         help="largest held-out top-1 drop accepted, in percentage points (default 0.5); over it nothing is written",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the calibration / held-out split")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the calibration / held-out split")
     p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--threads", type=int, default=None, help="OpenVINO inference threads (default: one per core)")
+    p.add_argument(
+        "--threads", type=positive_int, default=None, help="OpenVINO inference threads (default: one per core)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

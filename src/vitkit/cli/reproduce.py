@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .types import positive_int
+
 HELP = "reproduce a finding of the paper in miniature (a grid of runs over seeds): results.json, table.md, PNGs"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="a built-in experiment (see --list) or a path to an experiment .toml")
     p.add_argument("--list", action="store_true", help="list the built-in experiments and exit")
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 of every seeded run (default 3)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 of every seeded run (default 3)")
     p.add_argument(
         "--budget",
         default="small",
@@ -22,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", action="store_true", help="run nothing: write the report of the runs finished so far")
     p.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="run the grid in N processes (each cores/N threads); under torchrun every rank is one worker",
     )

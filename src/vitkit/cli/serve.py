@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .backend_arg import add_backend_argument
-from .types import port, positive_int
+from .types import nonnegative_float, port, positive_float, positive_int
 
 HELP = "serve a checkpoint over HTTP: predict, embed, neighbours, attention rollout, and a web page at /"
 
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch", type=positive_int, default=32, help="images per forward pass at most (default 32)")
     p.add_argument(
         "--max-delay-ms",
-        type=float,
+        type=nonnegative_float,
         default=5.0,
         help="how long a batch waits for more images while more are on their way (default 5)",
     )
@@ -40,20 +40,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument(
         "--max-upload-mb",
-        type=float,
+        type=positive_float,
         default=d.max_upload_bytes / 2**20,
         help=f"request body limit in MiB (default {d.max_upload_bytes / 2**20:g})",
     )
     p.add_argument(
         "--max-pixels",
-        type=int,
+        type=positive_int,
         default=d.max_pixels,
         help=f"width x height limit per image, refused before decoding (default {d.max_pixels})",
     )
-    p.add_argument("--max-files", type=int, default=d.max_files, help=f"images per request (default {d.max_files})")
+    p.add_argument(
+        "--max-files", type=positive_int, default=d.max_files, help=f"images per request (default {d.max_files})"
+    )
     p.add_argument(
         "--request-timeout",
-        type=float,
+        type=positive_float,
         default=d.request_timeout_s,
         help=f"seconds a request may take before a 503 (default {d.request_timeout_s:g})",
     )

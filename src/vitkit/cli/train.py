@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .types import positive_int
+from .types import nonnegative_int, positive_float, positive_int
 
 HELP = "train a registered model from scratch (recipe 'pretrain')"
 
@@ -22,13 +22,13 @@ def add_common(p: argparse.ArgumentParser, recipe: str) -> None:
     p.add_argument("--recipe", default=recipe, help=f"named preset (default {recipe}): pretrain | finetune")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--steps", type=positive_int, default=None, help="optimizer steps")
-    g.add_argument("--epochs", type=float, default=None, help="passes over the training data")
+    g.add_argument("--epochs", type=positive_float, default=None, help="passes over the training data")
     p.add_argument(
         "--batch-size", type=positive_int, default=None, help="global batch size (all processes, all micro-batches)"
     )
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    p.add_argument("--image-size", type=int, default=None, help="training resolution")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate")
+    p.add_argument("--image-size", type=positive_int, default=None, help="training resolution")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--fsdp", action="store_true", help="shard with FSDP under torchrun (default: DDP)")

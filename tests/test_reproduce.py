@@ -172,8 +172,10 @@ def test_a_run_can_be_limited_to_one_budget(tmp_path):
 
 def test_the_demo_is_declared_as_an_experiment():
     small, full = load_experiment("demo", "small"), load_experiment("demo", "full")
+    assert [c["b"] for c in full.comparisons if c["a"] == "finetune-mpp"] == ["scratch", "finetune"]
+    assert [(c["a"], c["b"]) for c in small.comparisons] == [("finetune-mpp", "scratch")]  # budgets = ["full"]
+    assert "finetune" not in {r.name for r in small.runs} and not small.run("scratch").seeded
     for exp in (small, full):
-        assert [c["b"] for c in exp.comparisons if c["a"] == "finetune-mpp"] == ["scratch", "finetune"]
         assert {"run": "pretrain", "metric": "top1", "at_least": 0.87} in exp.targets
         assert not exp.run("pretrain").seeded and exp.run("finetune-mpp").parent == "pretrain-mpp"
     assert full.run("finetune-mpp").get("set")["steps"] == 1200 and full.run("pretrain").get("set")["epochs"] == 6

@@ -34,6 +34,7 @@ RUN_FIELDS = {
 }
 COMPARE_FIELDS = {"a", "b", "on"}
 TARGET_FIELDS = {"run", "metric", "at_least", "compare"}
+# [[compare]] and [[target]] entries may also say budgets = [...], as runs do
 
 
 class ExperimentError(ConfigError):

@@ -85,14 +85,26 @@ def load_experiment(name: str, budget: str = "small") -> Experiment:
         metrics=list(raw.get("metrics", ["top1"])),
         runs=runs,
         figures=list(raw.get("figure", [])),
-        comparisons=list(raw.get("compare", [])),
-        targets=list(raw.get("target", [])),
+        comparisons=_in_budget(raw.get("compare", []), budget, f"{where}: compare"),
+        targets=_in_budget(raw.get("target", []), budget, f"{where}: target"),
         budget=budget,
         source=where,
     )
 
     validate(exp)
     return exp
+
+
+def _in_budget(entries: list[dict[str, Any]], budget: str, label: str) -> list[dict[str, Any]]:
+    """The entries that apply at ``budget`` (all, unless an entry says ``budgets = [...]``), without that key."""
+    kept = []
+    for entry in entries:
+        budgets = entry.get("budgets", list(BUDGETS))
+        if not isinstance(budgets, list) or not set(budgets) <= set(BUDGETS):
+            raise ExperimentError(f"{label} {entry}: budgets = {budgets!r}: expected a list of {', '.join(BUDGETS)}")
+        if budget in budgets:
+            kept.append({k: v for k, v in entry.items() if k != "budgets"})
+    return kept
 
 
 def _pick_budget(value: Any, budget: str) -> Any:

@@ -93,11 +93,13 @@ class ImageModel(Protocol):
 
     ``model(images)`` -> logits (B, num_classes) (the MPP wrapper: its pre-training outputs);
     ``model.embed(images)`` -> the image representation (B, embed_dim); ``config`` is the typed architecture
-    (ViTConfig / BiTConfig); ``info`` the declared rest.
+    (ViTConfig / BiTConfig); ``info`` the declared rest; ``training`` whether it is in training mode. What the
+    trainer needs besides is ``vitkit.models.trainable.TrainableModel``.
     """
 
     config: Any
     info: ModelInfo
+    training: bool
 
     def __call__(self, images: torch.Tensor, *args: Any, **kwargs: Any) -> Any: ...
 

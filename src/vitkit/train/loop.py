@@ -20,10 +20,11 @@ from torch import nn
 
 from ..checkpoint import load
 from ..checkpoint.native import save_state
-from ..config import ConfigError
+from ..config import ConfigError, ViTConfig
 from ..data import DataError, TransformConfig, make_loader, open_dataset
 from ..device import pick_device
 from ..models.build import build_model
+from ..models.trainable import TrainableModel
 from ..use.evaluate import EvalResult, all_reduce_result, evaluate
 from ..variants import model_config
 from . import distributed as dist_utils
@@ -104,19 +105,19 @@ class Trainer:
         data.validate()
         return data
 
-    def _build_model(self) -> nn.Module:
+    def _build_model(self) -> TrainableModel:
         spec, r = self.spec, self.recipe
         overrides = dict(spec.model_overrides)
         if spec.image_size:
             overrides["image_size"] = spec.image_size
         if spec.model is not None:
-            if r.dropout_rate is not None and hasattr(model_config(spec.model), "dropout_rate"):  # BiT has none
+            if r.dropout_rate is not None and isinstance(model_config(spec.model), ViTConfig):  # BiT has none
                 overrides.setdefault("dropout_rate", r.dropout_rate)
             model = build_model(model_config(spec.model, num_classes=len(self.classes), **overrides))
         else:
             model = load(spec.init, image_size=spec.image_size, num_classes=len(self.classes), drop_pre_logits=True)
             overrides.pop("image_size", None)
-            if r.dropout_rate is not None and hasattr(model.config, "dropout_rate"):
+            if r.dropout_rate is not None and isinstance(model.config, ViTConfig):
                 overrides.setdefault("dropout_rate", r.dropout_rate)
             if overrides:  # e.g. the recipe's dropout: rebuild with the same weights
                 state, info = model.state_dict(), model.info
@@ -128,7 +129,7 @@ class Trainer:
             model.set_grad_checkpointing(True)
         return model.to(self.device)
 
-    def _train_module(self) -> nn.Module:
+    def _train_module(self) -> TrainableModel:
         """What the optimizer updates and ``last.pt`` holds: the model itself, or for masked patch
         prediction the ViT with its [mask] embedding and colour head (weights files keep the ViT alone)."""
         if self.recipe.objective != "mpp":
@@ -146,7 +147,7 @@ class Trainer:
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         r = self.recipe
-        skip = self.train_module.no_weight_decay() if hasattr(self.train_module, "no_weight_decay") else set()
+        skip = self.train_module.no_weight_decay()
         decay, no_decay = [], []
         for name, p in model.named_parameters():
             if not p.requires_grad:
@@ -252,7 +253,7 @@ class Trainer:
                     "(undecodable images skipped, or uneven shards)"
                 )
             images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
-            sync = i == r.accum_steps - 1 or not hasattr(model, "no_sync")
+            sync = i == r.accum_steps - 1 or not isinstance(model, nn.parallel.DistributedDataParallel)
             with contextlib.nullcontext() if sync else model.no_sync():
                 with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
                     loss, stats = objective(forward, images, labels)

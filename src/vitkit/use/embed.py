@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 
 from ..atomic import write_atomic
 from ..data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
+from ..models.info import ImageModel
 from .embeddings_file import (  # noqa: F401 -- the embeddings file, re-exported where it always was
     FORMATS,
     Embeddings,
@@ -110,7 +110,7 @@ def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
 
 @torch.inference_mode()
 def _embedded_batches(
-    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+    model: ImageModel, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     fn = model.embed  # every model kind declares it (vitkit.models.info.ImageModel)
     for images, labels in batches:
@@ -123,14 +123,14 @@ def _loader(dataset: LabeledDataset, transform: TransformConfig, batch_size: int
     return make_loader(dataset, transform, batch_size, train=False, num_workers=workers, start_index=start)
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def _model_device(model: ImageModel) -> torch.device:
     from .predict import model_device  # a torch model, or an OnnxRunner
 
     return model_device(model)
 
 
 def embed_dataset(
-    model: nn.Module,
+    model: ImageModel,
     dataset: LabeledDataset,
     transform: TransformConfig | None = None,
     *,
@@ -158,7 +158,7 @@ def embed_dataset(
 
 
 def embed_images(
-    model: nn.Module,
+    model: ImageModel,
     paths: Sequence[str | os.PathLike[str]],
     transform: TransformConfig | None = None,
     batch_size: int = 64,
@@ -176,7 +176,7 @@ def embed_images(
     return np.concatenate(rows) if rows else np.zeros((0, _embed_dim(model)), np.float32)
 
 
-def _embed_dim(model: nn.Module) -> int:
+def _embed_dim(model: ImageModel) -> int:
     return int(model.config.embed_dim)
 
 
@@ -218,7 +218,7 @@ def _save_chunk(folder: Path, index: int, job: dict[str, Any], emb: np.ndarray, 
 
 
 def embed_to_file(
-    model: nn.Module,
+    model: ImageModel,
     dataset: LabeledDataset,
     out: str | os.PathLike[str],
     *,
@@ -267,7 +267,7 @@ def embed_to_file(
 
 
 def _embed_chunks(
-    model: nn.Module,
+    model: ImageModel,
     dataset: LabeledDataset,
     transform: TransformConfig,
     folder: Path,

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from ..data import TransformConfig, build_transform, load_image
+from ..models.info import ImageModel
 
 
-def transform_for(model: nn.Module) -> TransformConfig:
+def transform_for(model: ImageModel) -> TransformConfig:
     """The transform stored with the checkpoint, at the model's resolution; the official [-1, 1] otherwise."""
     stored = model.info.transform
     cfg = model.config
@@ -20,7 +21,7 @@ def transform_for(model: nn.Module) -> TransformConfig:
     return TransformConfig.from_dict({**base.to_dict(), "image_size": cfg.image_size, "in_chans": cfg.in_chans})
 
 
-def model_device(model: Any) -> torch.device:
+def model_device(model: ImageModel) -> torch.device:
     """Where a model's inputs go (an ``OnnxRunner`` says so itself: its ``device``)."""
     if isinstance(model, nn.Module):
         return next(model.parameters()).device
@@ -29,7 +30,7 @@ def model_device(model: Any) -> torch.device:
 
 @torch.inference_mode()
 def predict_images(
-    model: nn.Module, paths: Sequence[str | os.PathLike[str]], k: int = 5, batch_size: int = 32
+    model: ImageModel, paths: Sequence[str | os.PathLike[str]], k: int = 5, batch_size: int = 32
 ) -> list[dict[str, Any]]:
     """Top-``k`` classes with probabilities for each image file (``model``: torch, or an ``OnnxRunner``)."""
     transform = build_transform(transform_for(model), train=False)

@@ -7,9 +7,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ..config import ConfigError
+from ..models.info import ImageModel
 
 Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
 BACKENDS = ("torch", "onnxruntime", "openvino")
@@ -32,7 +33,7 @@ def file_kind(path: str | os.PathLike[str]) -> FileKind:
     return "onnx" if suffix == ".onnx" else "openvino" if suffix == ".xml" else "checkpoint"
 
 
-def backend_name(model: Any) -> str:
+def backend_name(model: ImageModel) -> str:
     """Which backend runs ``model``: a runner says so (``backend``), a torch model is ``torch``."""
     return getattr(model, "backend", "torch")
 
@@ -49,7 +50,7 @@ def installed(backend: str) -> bool:
     return True
 
 
-def load_backend(path: str | os.PathLike[str], backend: str, device: str | None, output: Output) -> Any:
+def load_backend(path: str | os.PathLike[str], backend: str, device: str | None, output: Output) -> ImageModel:
     """``path`` on exactly ``backend`` (no choosing): raises a one-line ``VitkitError`` where it cannot run."""
     from ..checkpoint import load
     from ..device import pick_device
@@ -88,7 +89,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
     return model
 
 
-def _export(model: Any, dest: Path, output: Output, backend: str) -> Path:
+def _export(model: ImageModel, dest: Path, output: Output, backend: str) -> Path:
     """``model`` exported for ``backend``; a model the exporter cannot take is one line naming the option."""
     from ..errors import VitkitError
     from ..export import export_onnx

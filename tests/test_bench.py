@@ -11,9 +11,9 @@ from vitkit.bench.memory import measure
 from vitkit.bench.peers import build
 from vitkit.bench.report import format_table, summary, write_json
 from vitkit.bench.run import distinct, run_bench
-from vitkit.bench.timing import Contender, alternate
 from vitkit.bench.workload import Options, plan
 from vitkit.cli.main import main
+from vitkit.use.timing import Contender, alternate
 
 FAST = dict(warmup=1, min_sample_s=0.01, memory=False, pipeline=False, matmul_n=256)
 ROW_KEYS = {

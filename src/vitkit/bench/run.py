@@ -27,11 +27,11 @@ import torch
 from .. import accel, mkl_amd
 from ..config import ViTConfig
 from ..flops import count_macs
+from ..use.timing import Stats, alternate
 from .cases import DEFAULT_LIBRARIES, SHAPES, Case, Shape
 from .deploy import NotInstalled
 from .matmul_peak import matmul_gflops
 from .memory import measure
-from .timing import Stats, alternate
 from .worker import PeerProcess, RemoteWorkload, WorkerError, build_remote
 from .workload import INFER_ONLY, VITKIT_VARIANTS, Options, Workload, make_workload, plan
 

@@ -26,10 +26,10 @@ import torch.nn.functional as F
 
 from .. import accel, mkl_amd
 from ..train.optim import build_optimizer
+from ..use.timing import Contender
 from .cases import Case
 from .deploy import DEPLOY_PEERS, peer_step, vitkit_openvino_step
 from .peers import build
-from .timing import Contender
 
 Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
 VITKIT_VARIANTS = ("vitkit", "vitkit-eager", "vitkit-compiled", "vitkit-onnxruntime", "vitkit-openvino", "vitkit-int8")

@@ -130,7 +130,7 @@ def _write_npz(arrays: dict[str, np.ndarray], dst: Path) -> Path:
 
 
 def _write_hf(model: nn.Module, cfg: Any, dst: Path, classes: list[str] | None) -> Path:
-    from ..use.predict import transform_for
+    from ..models.transform import transform_for
 
     sd = hf_format.from_state_dict(model.state_dict(), cfg)
     files = {

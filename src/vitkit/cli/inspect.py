@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from ..device import pick_device
     from ..inspect import inspect_model
     from ..inspect.inputs import first_images, inputs_summary, load_views
+    from ..models.transform import transform_for
     from ..models.vit import VisionTransformer
-    from ..use.predict import transform_for
 
     device = pick_device(args.device)
     model = load(args.checkpoint, device=device)

@@ -130,7 +130,7 @@ def quantize_checkpoint(
     from ..checkpoint import load
     from ..export import export_onnx
     from ..models.head import require_classifier
-    from ..use.predict import transform_for
+    from ..models.transform import transform_for
 
     say = say or (lambda _: None)
     start = time.perf_counter()

@@ -52,7 +52,7 @@ def check_address(host: str, port: int) -> None:
 
 def build_app(spec: ServerSpec):
     """Load everything ``spec`` names and return the ASGI app (errors are vitkit's one-line ones)."""
-    from ..cli.backend_arg import say
+    from ..use.backend import say
 
     engine = Engine(
         spec.checkpoint, backend=spec.backend, device=spec.device, max_batch=spec.options.max_batch, say=say

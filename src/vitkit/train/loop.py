@@ -21,10 +21,11 @@ from torch import nn
 from ..checkpoint import load
 from ..checkpoint.native import save_state
 from ..config import ConfigError, ViTConfig
-from ..data import DataError, TransformConfig, make_loader, open_dataset
+from ..data import DataError, make_loader, open_dataset
 from ..device import pick_device
 from ..models.build import build_model
 from ..models.trainable import TrainableModel
+from ..models.transform import transform_for
 from ..use.evaluate import EvalResult, all_reduce_result, evaluate
 from ..variants import model_config
 from . import distributed as dist_utils
@@ -71,7 +72,7 @@ class Trainer:
         self.val_set = self._open(spec.val) if spec.val else None
         torch.manual_seed(spec.seed)
         self.model = self._build_model()
-        self.transform = self._transform()
+        self.transform = transform_for(self.model, spec.transform_overrides)
         self.train_module = self._train_module()
         dist_utils.seed_per_rank(spec.seed, self.dist)  # after initialisation, which stays the same on every rank
         self.steps_per_epoch = len(self.train_set) // self.recipe.batch_size
@@ -137,13 +138,6 @@ class Trainer:
         from .mpp import MPPModel
 
         return MPPModel(self.model, self.transform.mean, self.transform.std)
-
-    def _transform(self) -> TransformConfig:
-        stored = self.model.info.transform
-        base = TransformConfig.from_dict(stored) if stored else TransformConfig()
-        cfg = self.model.config
-        kw = {"image_size": cfg.image_size, "in_chans": cfg.in_chans, **self.spec.transform_overrides}
-        return TransformConfig.from_dict({**base.to_dict(), **kw})
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         r = self.recipe

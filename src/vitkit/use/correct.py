@@ -8,7 +8,8 @@ import torch
 
 from ..data import make_loader, open_dataset
 from ..models.info import ImageModel
-from .predict import model_device, transform_for
+from ..models.transform import transform_for
+from .predict import model_device
 
 
 @torch.inference_mode()

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from ..atomic import write_atomic
 from ..data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
 from ..models.info import ImageModel
+from ..models.transform import transform_for
 from .embeddings_file import (  # noqa: F401 -- the embeddings file, re-exported where it always was
     FORMATS,
     Embeddings,
@@ -44,18 +45,6 @@ from .embeddings_file import (  # noqa: F401 -- the embeddings file, re-exported
 
 CHUNK_SIZE = 4096  # images per chunk of a resumable run
 PROGRESS_FILE = "progress.json"
-
-
-def load_embeddings(path: str | os.PathLike[str]) -> Embeddings:
-    """Read a file ``Embeddings.save`` wrote (.npz or .parquet); a DataError names what is wrong."""
-    path = Path(path)
-    if path.is_dir():  # a folder of parts from `vitkit embed -o DIR` (vitkit.collection.store)
-        from ..collection.read import read_embeddings
-
-        return read_embeddings(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such embeddings file")
-    return _read_parquet(path) if format_for(path) == "parquet" else _read_npz(path)
 
 
 def dataset_paths(dataset: LabeledDataset) -> list[str]:
@@ -139,8 +128,6 @@ def embed_dataset(
     progress: bool | None = None,
 ) -> Embeddings:
     """Embed every image of ``dataset`` in order, in memory (``transform``: the checkpoint's by default)."""
-    from .predict import transform_for
-
     transform = transform or transform_for(model)
     model.eval()
     n = len(dataset)
@@ -165,7 +152,6 @@ def embed_images(
 ) -> np.ndarray:
     """Embeddings ``(N, D)`` float32 of image files, with the checkpoint's eval transform by default."""
     from ..data import build_transform, load_image
-    from .predict import transform_for
 
     per_image = build_transform(transform or transform_for(model), train=False)
     model.eval()
@@ -239,8 +225,6 @@ def embed_to_file(
     data size, transform and chunk size. ``on_chunk(i)`` is called after chunk ``i`` is safely on disk.
     ``normalize`` scales the assembled rows to unit L2 norm (chunks keep the raw embeddings).
     """
-    from .predict import transform_for
-
     if chunk_size <= 0 or batch_size <= 0:
         raise DataError(f"chunk_size and batch_size: expected positive ints, got {chunk_size}, {batch_size}")
     if (format or format_for(out)) == "parquet":

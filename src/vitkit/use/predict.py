@@ -1,4 +1,4 @@
-"""Prediction, and the inference helpers eval and embed share: the checkpoint's own transform, the device."""
+"""Prediction, and the inference helper eval and embed share: the device a model's inputs go to."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import TransformConfig, build_transform, load_image
+from ..data import build_transform, load_image
 from ..models.info import ImageModel
-
-
-def transform_for(model: ImageModel) -> TransformConfig:
-    """The transform stored with the checkpoint, at the model's resolution; the official [-1, 1] otherwise."""
-    stored = model.info.transform
-    cfg = model.config
-    base = TransformConfig.from_dict(stored) if stored else TransformConfig()
-    return TransformConfig.from_dict({**base.to_dict(), "image_size": cfg.image_size, "in_chans": cfg.in_chans})
+from ..models.transform import transform_for
 
 
 def model_device(model: ImageModel) -> torch.device:

@@ -4,19 +4,28 @@ it is installed, and a model loaded on exactly one of them. ``use.backend`` choo
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..config import ConfigError
-from ..models.info import ImageModel
+
+if TYPE_CHECKING:  # the CLI's --backend option imports say() from here before torch: no torch at import
+    from ..models.info import ImageModel
 
 Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
 BACKENDS = ("torch", "onnxruntime", "openvino")
 Output = Literal["logits", "embedding"]
 FileKind = Literal["checkpoint", "onnx", "openvino"]
 Say = Callable[[str], None]
+
+
+def say(line: str) -> None:
+    """A note for the user (auto's measurement, a backend skipped): stderr, so stdout stays the result."""
+    print(line, file=sys.stderr, flush=True)
+
 
 # which backends run which file
 RUNS: dict[str, tuple[str, ...]] = {

@@ -11,7 +11,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 
 setup: $(STAMP) data
 
-$(STAMP): pyproject.toml setup.py src/vitkit/_mkl_amd.c
+$(STAMP): pyproject.toml setup.py src/vitkit/runtime/_mkl_amd.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1

@@ -69,7 +69,7 @@ def test_plan_resolves_vitkit_backend_and_compile():
 
 
 def test_auto_backend_is_onnxruntime_where_it_was_measured_faster():
-    from vitkit import mkl_amd
+    from vitkit.runtime import mkl_amd
 
     one, sixteen = make_cases(["tiny"], [1, 16], train=False)
     assert plan("vitkit", one, Options()).backend == "onnxruntime"

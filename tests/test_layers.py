@@ -18,17 +18,13 @@ ROOT = Path(vitkit.__file__).parent
 # vitkit's packages and root modules, bottom first: how an image becomes a prediction (docs/architecture.md).
 # Each imports only from layers below its own; the packages of one layer are peers and do not import each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors",),  # VitkitError, the root of every error a user's input can cause
-    ("atomic", "config"),  # atomic file writes; the typed model configs
-    ("variants",),  # the paper's names -> configs
-    ("mkl_amd", "accel", "device"),  # the process and the hardware: MKL on AMD, threads and compile, devices
+    ("errors", "atomic"),  # VitkitError and ConfigError, the roots of every error; atomic file writes
+    ("runtime",),  # where and how fast: the device, threads and compile, MKL on AMD CPUs
     ("data",),  # data sets, decoding, transforms, loaders
-    ("models",),  # config -> module; what a model declares (info, transform, the training interface)
-    ("flops",),
+    ("models",),  # typed configs, the paper's variants, config -> module, what a model declares, FLOPs
     ("hub",),  # names -> fetched files
     ("checkpoint",),  # any file -> a model, and back
-    ("onnx_runner",),
-    ("export", "openvino_runner"),
+    ("onnx",),  # a model outside torch: ONNX export, onnxruntime, OpenVINO
     ("inspect",),  # the paper's figures of a model
     ("use",),  # predict, evaluate, embed, neighbors, few-shot; the backends that run them
     ("train",),  # train sits above use: it evaluates as it goes
@@ -39,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("reproduce",),
     ("demo",),
     ("cli",),
-    ("__main__",),
+    ("mkl_amd", "__main__"),  # the public name of runtime.mkl_amd; `python -m vitkit`
 ]
 
 
@@ -128,9 +124,9 @@ def test_the_use_stage_and_models_do_not_depend_on_later_stages():
         return seen
 
     for module in ("vitkit.use.embed", "vitkit.use.evaluate", "vitkit.use.neighbors", "vitkit.use.fewshot"):
-        bad = {m for m in reaches(module) if m.startswith(("vitkit.export", "vitkit.train", "vitkit.cli"))}
+        bad = {m for m in reaches(module) if m.startswith(("vitkit.onnx.export", "vitkit.train", "vitkit.cli"))}
         assert not bad, f"{module} depends on {sorted(bad)}"
-    for module in [m for m in graph if m.startswith(("vitkit.models", "vitkit.config", "vitkit.device"))]:
+    for module in [m for m in graph if m.startswith(("vitkit.models", "vitkit.runtime.device"))]:
         bad = {m for m in reaches(module) if m.startswith(("vitkit.train", "vitkit.cli", "vitkit.use"))}
         assert not bad, f"{module} depends on {sorted(bad)}"
 

@@ -48,8 +48,8 @@ def test_the_training_interface_of_each_model_kind():
 @pytest.mark.slow
 def test_onnx_runner_satisfies_the_protocol(tmp_path):
     pytest.importorskip("onnxruntime")
-    from vitkit.export import export_onnx
-    from vitkit.onnx_runner import OnnxRunner
+    from vitkit.onnx.export import export_onnx
+    from vitkit.onnx.runner import OnnxRunner
 
     model = vitkit.create_model("ViT-Ti/16", **TINY)
     model.info.classes = ["a", "b", "c"]

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vitkit.config import BiTConfig, ResNetConfig
+from vitkit.models.config import BiTConfig, ResNetConfig
 from vitkit.models.resnet import (
     BiTResNet,
     PaddedMaxPool2d,

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomic
-from .config import ConfigError
+from .errors import ConfigError
 from .train import TrainSpec, get_recipe, train
 from .train.runlog import last_logged
 from .train.spec import CONFIG_FILE
 from .use.compare import compare_seeds, sample_std
-from .use.correct import correct_per_image
+from .use.per_image import correct_per_image
 
 STAGE_FILE = "stage.json"  # a finished stage's figures, in its run folder
 TEST = "mnist-5k:test"  # the held-out 1,000 images fine-tuning and scratch are compared on

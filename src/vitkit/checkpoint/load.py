@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import ConfigError, ModelConfig, ViTConfig
+from ..errors import ConfigError
+from ..models.config import ModelConfig, ViTConfig
 from ..models.info import ModelInfo
 from . import bit_format, hf_format, native, official, timm_format
 from .errors import CheckpointError

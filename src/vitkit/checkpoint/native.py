@@ -12,7 +12,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as serialize
 
 from ..atomic import write_atomic
-from ..config import ConfigError, ModelConfig, config_from_dict, config_to_json
+from ..errors import ConfigError
+from ..models.config import ModelConfig, config_from_dict, config_to_json
 from .errors import CheckpointError
 
 FORMAT = "vitkit"

@@ -20,7 +20,7 @@ from safetensors.torch import save as serialize
 from torch import nn
 
 from ..atomic import write_atomic
-from ..config import BiTConfig, ModelConfig, config_to_json
+from ..models.config import BiTConfig, ModelConfig, config_to_json
 from . import bit_format, hf_format, native, official, timm_format
 from .errors import CheckpointError
 

@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..collection.read import load_embeddings
-    from ..config import ConfigError
+    from ..errors import ConfigError
     from ..use.index import build_index
 
     if args.queries < 1 or not 0 < args.target_recall <= 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import ModelConfig, ViTConfig
+from ..models.config import ModelConfig, ViTConfig
 from .conform import conform
 from .errors import HubError
 from .labels import class_names, label_set_of_timm

@@ -6,8 +6,8 @@ from typing import Any
 
 from torch import nn
 
-from ..config import ModelConfig, ViTConfig
-from ..variants import model_config
+from .config import ModelConfig, ViTConfig
+from .variants import model_config
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:

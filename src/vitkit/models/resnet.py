@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import BiTConfig, ResNetConfig
+from .config import BiTConfig, ResNetConfig
 from .info import DeclaresInfo, ModelInfo, model_name
 from .trainable import TrainableModel
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import ViTConfig
+from .config import ViTConfig
 from .info import DeclaresInfo, ModelInfo, model_name
 from .init import lecun_normal_
 from .layers import Block

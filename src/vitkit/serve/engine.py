@@ -40,7 +40,7 @@ class Engine:
         say: Any = None,
     ):
         from ..checkpoint import load
-        from ..device import pick_device
+        from ..runtime.device import pick_device
         from ..use.backend import backend_name, file_kind
 
         self.checkpoint = str(checkpoint)

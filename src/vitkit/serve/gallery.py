@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..collection.read import load_embeddings
-from ..config import ConfigError
 from ..data import DataError, load_image
+from ..errors import ConfigError
 from ..use.embeddings_file import Embeddings
 from ..use.neighbors import Query, neighbors
 from .errors import RequestError

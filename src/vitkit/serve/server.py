@@ -12,8 +12,8 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from ..config import ConfigError
 from ..data.decode import get_max_image_pixels, set_max_image_pixels
+from ..errors import ConfigError
 from .app import ServeOptions, create_app
 from .engine import Engine
 from .gallery import Gallery

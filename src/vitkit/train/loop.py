@@ -20,14 +20,15 @@ from torch import nn
 
 from ..checkpoint import load
 from ..checkpoint.native import save_state
-from ..config import ConfigError, ViTConfig
 from ..data import DataError, make_loader, open_dataset
-from ..device import pick_device
+from ..errors import ConfigError
 from ..models.build import build_model
+from ..models.config import ViTConfig
 from ..models.trainable import TrainableModel
 from ..models.transform import transform_for
+from ..models.variants import model_config
+from ..runtime.device import pick_device
 from ..use.evaluate import EvalResult, all_reduce_result, evaluate
-from ..variants import model_config
 from . import distributed as dist_utils
 from .ema import EMA
 from .errors import TrainingError

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError
+from ..errors import ConfigError
 from ..models.info import DeclaresInfo, ModelInfo
 from ..models.trainable import TrainableModel
 from ..models.vit import VisionTransformer

@@ -216,7 +216,7 @@ def choose(
     say: Say | None = None,
 ) -> Any:
     """The model on the backend ``auto`` picks (see the module docstring)."""
-    from ..device import pick_device
+    from ..runtime.device import pick_device
 
     say = say or (lambda _: None)
     kind = file_kind(path)

@@ -7,10 +7,8 @@ kept with where each image came from, its label and the class names.
 and assembles the output file atomically at the end (then removes the folder). A partial folder left by
 a different job (another checkpoint, data set, transform or chunk size) is discarded.
 
-File formats: ``.npz`` with arrays ``embeddings`` (N, D) float32, ``paths`` (N,) str, ``labels`` (N,)
-int64 when known, ``classes`` and ``meta`` (a JSON string: checkpoint, data, normalisation); or
-Parquet (``pyarrow``), one row per image: ``path``, ``label``, ``embedding`` (fixed-size list of
-float32), with ``classes`` and ``meta`` in the schema metadata under ``vitkit``.
+The file (``Embeddings``, ``.npz`` or Parquet) is ``use.embeddings_file``'s; reading one back, or a folder of
+parts, is ``vitkit.collection.read.load_embeddings``.
 """
 
 from __future__ import annotations
@@ -25,69 +23,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..atomic import write_atomic
-from ..data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
+from ..data import DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
+from ..data.samples import dataset_paths
 from ..models.info import ImageModel
 from ..models.transform import transform_for
-from .embeddings_file import (  # noqa: F401 -- the embeddings file, re-exported where it always was
-    FORMATS,
-    Embeddings,
-    Format,
-    _pyarrow,
-    _read_npz,
-    _read_parquet,
-    embeddings_from_table,
-    format_for,
-    l2_normalize,
-)
+from .embeddings_file import Embeddings, Format, _pyarrow, format_for
 
 CHUNK_SIZE = 4096  # images per chunk of a resumable run
 PROGRESS_FILE = "progress.json"
-
-
-def dataset_paths(dataset: LabeledDataset) -> list[str]:
-    """``describe(i)`` of every sample (for shards from one scan, not one per sample)."""
-    if isinstance(dataset, WebDataset):
-        return [f"{url}:{key}" for url, keys in zip(dataset.urls, dataset.scan().keys, strict=True) for key in keys]
-    return [dataset.describe(i) for i in range(len(dataset))]
-
-
-def dataset_labels(dataset: LabeledDataset) -> np.ndarray | None:
-    """All labels without decoding an image, when the data set knows them (arrays, folders, manifests)."""
-    if isinstance(dataset, ArrayDataset):
-        return dataset.labels.numpy()
-    samples = getattr(dataset, "samples", None)
-    if isinstance(samples, list):
-        return np.array([label for _, label in samples], dtype=np.int64)
-    return None
-
-
-class _Subset(LabeledDataset, Dataset):
-    """Samples ``indices`` of an indexable data set, described as in the full set."""
-
-    def __init__(self, dataset: LabeledDataset, indices: Sequence[int]) -> None:
-        self.dataset, self.indices, self.classes = dataset, [int(i) for i in indices], dataset.classes
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> Any:
-        return self.dataset[self.indices[index]]
-
-    def describe(self, index: int) -> str:
-        return self.dataset.describe(self.indices[index])
-
-
-def subset(dataset: LabeledDataset, indices: Sequence[int]) -> LabeledDataset:
-    """The samples ``indices`` of ``dataset`` (map-style sets only). In-memory sets stay ArrayDatasets
-    (batched transforms), which describe a sample by its position in the subset."""
-    if isinstance(dataset, WebDataset):
-        raise DataError("a subset of WebDataset shards cannot be taken by index")
-    if isinstance(dataset, ArrayDataset):
-        return dataset.subset(np.asarray(indices, dtype=np.int64), name=f"{dataset.name}:subset")
-    return _Subset(dataset, indices)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
@@ -316,6 +261,6 @@ def checkpoint_identity(path: str) -> dict[str, object]:
 def embed_image_files(checkpoint: str, device: str | None, paths: list[str]) -> np.ndarray:
     """Embeddings (N, D) of image files with a checkpoint (loaded on this call)."""
     from ..checkpoint import load
-    from ..device import pick_device
+    from ..runtime.device import pick_device
 
     return embed_images(load(checkpoint, device=pick_device(device)), paths)

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from ..data import DataError
+from ..data.samples import dataset_labels, subset
 from ..models.info import ImageModel
-from .embed import dataset_labels, embed_dataset, subset
+from .embed import embed_dataset
 from .fewshot import run_fewshot, shot_indices
 
 

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_atomic
-from ..config import ConfigError
 from ..data import DataError
+from ..errors import ConfigError
 from .embeddings_file import Embeddings, _pyarrow, l2_normalize
 from .neighbors import _faiss, search
 

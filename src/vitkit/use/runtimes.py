@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:  # the CLI's --backend option imports say() from here before torch: no torch at import
     from ..models.info import ImageModel
@@ -49,11 +49,11 @@ def backend_name(model: ImageModel) -> str:
 
 def installed(backend: str) -> bool:
     if backend == "onnxruntime":
-        from ..onnx_runner import onnxruntime_available
+        from ..onnx.runner import onnxruntime_available
 
         return onnxruntime_available()
     if backend == "openvino":
-        from ..openvino_runner import openvino_available
+        from ..onnx.openvino import openvino_available
 
         return openvino_available()
     return True
@@ -62,8 +62,8 @@ def installed(backend: str) -> bool:
 def load_backend(path: str | os.PathLike[str], backend: str, device: str | None, output: Output) -> ImageModel:
     """``path`` on exactly ``backend`` (no choosing): raises a one-line ``VitkitError`` where it cannot run."""
     from ..checkpoint import load
-    from ..device import pick_device
     from ..models.head import require_classifier
+    from ..runtime.device import pick_device
 
     kind = file_kind(path)
     if backend not in RUNS[kind]:
@@ -72,7 +72,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
     if backend == "torch":
         model = load(path, device=pick_device(device))
     elif backend == "onnxruntime":
-        from ..onnx_runner import OnnxRunner
+        from ..onnx.runner import OnnxRunner
 
         if kind == "onnx":
             model = OnnxRunner(path)
@@ -80,7 +80,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
             with tempfile.TemporaryDirectory() as tmp:  # the session keeps the graph in memory
                 model = OnnxRunner(_export(load(path), Path(tmp) / "model.onnx", output, backend))
     else:
-        from ..openvino_runner import OpenVinoRunner, convert_onnx, require_openvino
+        from ..onnx.openvino import OpenVinoRunner, convert_onnx, require_openvino
 
         require_openvino()
         if kind != "checkpoint":
@@ -101,7 +101,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
 def _export(model: ImageModel, dest: Path, output: Output, backend: str) -> Path:
     """``model`` exported for ``backend``; a model the exporter cannot take is one line naming the option."""
     from ..errors import VitkitError
-    from ..export import export_onnx
+    from ..onnx.export import export_onnx
 
     if output == "logits":  # refused before exporting: seconds saved, and the message the torch path gives
         from ..models.head import require_classifier

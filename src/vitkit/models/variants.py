@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .config import BiTConfig, ConfigError, ModelConfig, ResNetConfig, ViTConfig
+from ..errors import ConfigError
+from .config import BiTConfig, ModelConfig, ResNetConfig, ViTConfig
 
 # name: (hidden_size, num_layers, mlp_dim, num_heads) -- paper Table 1 (+ Ti, S from DeiT / AugReg)
 SIZES: dict[str, tuple[int, int, int, int]] = {

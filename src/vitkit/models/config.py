@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_type_hints
 
-from .errors import VitkitError
+from ..errors import ConfigError
 
 Classifier = Literal["token", "gap"]
 PosEmb = Literal["none", "learned_1d", "learned_2d", "relative", "sincos_2d"]
@@ -21,10 +21,6 @@ PosEmbAt = Literal["stem", "every_layer", "every_layer_shared"]
 Gelu = Literal["tanh", "exact"]
 ResNetUnit = Literal["post_act", "pre_act"]
 ResNetPadding = Literal["same_tf", "fixed"]
-
-
-class ConfigError(VitkitError, ValueError):
-    """An option, or a combination of options, that cannot build a model."""
 
 
 def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError, VitkitError
 
 if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time, __getattr__ below
-    from .checkpoint import CheckpointError, load, read_checkpoint, save
+    from .checkpoint.errors import CheckpointError
+    from .checkpoint.load import load, read_checkpoint
+    from .checkpoint.native import save
     from .models.build import build_model, create_model
     from .models.config import BiTConfig, ResNetConfig, ViTConfig
     from .models.info import ImageModel, ModelInfo

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -16,11 +16,15 @@ from ..errors import ConfigError
 from ..models.config import ModelConfig, config_from_dict, config_to_json
 from .errors import CheckpointError
 
+if TYPE_CHECKING:
+    from ..models.resnet import BiTResNet
+    from ..models.vit import VisionTransformer
+
 FORMAT = "vitkit"
 
 
 def save(
-    model: torch.nn.Module,
+    model: VisionTransformer | BiTResNet,
     path: str | os.PathLike[str],
     *,
     classes: list[str] | None = None,

@@ -77,6 +77,7 @@ def gather_objects(obj: Any, d: Dist) -> list[Any]:
 def wrap(model: TrainableModel, d: Dist, device: torch.device, fsdp: bool) -> nn.Module:
     """DDP (or FSDP2 ``fully_shard`` per ``model.fsdp_units()`` when ``fsdp``) around ``model``; the model itself
     when alone."""
+    assert isinstance(model, nn.Module)  # a TrainableModel that is a torch module (typing has no intersection)
     if not d.enabled:
         return model
     if fsdp:

@@ -14,7 +14,7 @@ from ..models.info import ImageModel
 from ..models.transform import transform_for
 
 
-def model_device(model: ImageModel) -> torch.device:
+def model_device(model: Any) -> torch.device:
     """Where a model's inputs go (an ``OnnxRunner`` says so itself: its ``device``)."""
     if isinstance(model, nn.Module):
         return next(model.parameters()).device

@@ -8,12 +8,14 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError
 
 if TYPE_CHECKING:  # the CLI's --backend option imports say() from here before torch: no torch at import
     from ..models.info import ImageModel
+    from ..models.resnet import BiTResNet
+    from ..models.vit import VisionTransformer
 
 Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
 BACKENDS = ("torch", "onnxruntime", "openvino")
@@ -69,6 +71,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
     if backend not in RUNS[kind]:
         runs = " or ".join(RUNS[kind])
         raise ConfigError(f"--backend {backend}: {path} is {_KIND_NAME[kind]}, which runs with {runs} only")
+    model: Any  # a torch model, an OnnxRunner or an OpenVinoRunner: each an ImageModel
     if backend == "torch":
         model = load(path, device=pick_device(device))
     elif backend == "onnxruntime":
@@ -98,7 +101,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
     return model
 
 
-def _export(model: ImageModel, dest: Path, output: Output, backend: str) -> Path:
+def _export(model: VisionTransformer | BiTResNet, dest: Path, output: Output, backend: str) -> Path:
     """``model`` exported for ``backend``; a model the exporter cannot take is one line naming the option."""
     from ..errors import VitkitError
     from ..onnx.export import export_onnx

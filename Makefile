@@ -11,7 +11,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 
 setup: $(STAMP) data
 
-$(STAMP): pyproject.toml setup.py src/vitkit/_mkl_amd.c
+$(STAMP): pyproject.toml setup.py src/vitkit/runtime/_mkl_amd.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
@@ -30,7 +30,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-# what CI runs: the linter and the formatter's check first, then every test (slow ones included)
+# what CI runs: the linter, the formatter's check and the type checker first, then every test (slow ones included)
 test: setup browser lint
 	$(PY) -m pytest -q
 
@@ -41,6 +41,7 @@ fast: setup lint
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts
 	$(VENV)/bin/ruff format --check src tests scripts
+	$(PY) -m mypy
 
 demo: setup
 	$(VENV)/bin/vitkit demo

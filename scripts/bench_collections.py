@@ -133,7 +133,7 @@ def bench_embed(n: int, batch: int, bare_s: float) -> None:
 
 
 def _index_one(kind: str, n: int, d: int, queries: int) -> dict:
-    from vitkit.use.embed import Embeddings
+    from vitkit.use.embeddings_file import Embeddings
     from vitkit.use.index import PersistentIndex, build_index
 
     x = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)

@@ -258,8 +258,8 @@ def bit() -> dict[str, dict]:
 
 def with_params(models: dict[str, dict]) -> dict[str, dict]:
     """Each entry's parameter count, stored so ``vitkit pretrained`` need not build 53 models (10 s) to list them."""
-    from vitkit.flops import count_params
     from vitkit.hub.registry import Entry
+    from vitkit.models.flops import count_params
 
     return {
         name: {**fields, "params": count_params(Entry(name=name, **fields).model_config())}

@@ -5,7 +5,7 @@ import pytest
 
 import vitkit.mkl_amd
 
-# before torch: the suite runs on the kernels the vitkit command uses (vitkit/mkl_amd.py: MKL on AMD CPUs)
+# before torch: the suite runs on the kernels the vitkit command uses (vitkit/runtime/mkl_amd.py: MKL on AMD)
 vitkit.mkl_amd.enable()
 
 import torch  # noqa: E402 -- after enable(), on purpose

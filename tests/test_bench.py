@@ -11,9 +11,9 @@ from vitkit.bench.memory import measure
 from vitkit.bench.peers import build
 from vitkit.bench.report import format_table, summary, write_json
 from vitkit.bench.run import distinct, run_bench
-from vitkit.bench.timing import Contender, alternate
 from vitkit.bench.workload import Options, measured_auto, plan
 from vitkit.cli.main import main
+from vitkit.use.timing import Contender, alternate
 
 FAST = dict(warmup=1, min_sample_s=0.01, memory=False, pipeline=False, matmul_n=256)
 ROW_KEYS = {
@@ -84,7 +84,7 @@ def test_auto_backend_runs_where_auto_measured_it_fastest(tmp_path, monkeypatch)
 
 
 def test_auto_backend_without_a_measurement_is_the_static_rule():
-    from vitkit import mkl_amd
+    from vitkit.runtime import mkl_amd
 
     one, sixteen = make_cases(["tiny"], [1, 16], train=False)
     assert plan("vitkit", one, Options()).backend == "onnxruntime"

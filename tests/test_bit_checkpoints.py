@@ -205,7 +205,7 @@ def test_cli_bit_to_hf_refused_and_to_npz(tmp_path, capsys):
 
 
 def test_vitkit_bit_variant_refused_where_bit_cannot_hold_it(tmp_path):
-    model = vitkit.create_model("BiT-R50x1", resnet=vitkit.config.ResNetConfig((1,), 0.5, unit="pre_act"))
+    model = vitkit.create_model("BiT-R50x1", resnet=vitkit.ResNetConfig((1,), 0.5, unit="pre_act"))
     with pytest.raises(CheckpointError) as e:  # TF SAME padding: not BiT's
         write(model, tmp_path / "m.npz")
     one_line(e, "--to npz", "resnet.padding")

@@ -18,12 +18,12 @@ import vitkit
 from vitkit.cli.main import main
 from vitkit.collection.heads import EmbedHead
 from vitkit.collection.lock import FolderLock
+from vitkit.collection.read import load_embeddings
 from vitkit.collection.run import run_collection
 from vitkit.collection.store import SKIPPED, part_name
 from vitkit.data import open_dataset
+from vitkit.models.transform import transform_for
 from vitkit.train.distributed import Dist
-from vitkit.use.embed import load_embeddings
-from vitkit.use.predict import transform_for
 
 pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet  # noqa: E402

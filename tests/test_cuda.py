@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import vitkit
-from vitkit import accel
+from vitkit.runtime import accel
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 

@@ -18,10 +18,10 @@ from torch.utils.data import DataLoader
 from torchvision.transforms.v2 import functional as TF
 
 import vitkit.data as vd
-from vitkit.config import ConfigError
 from vitkit.data import fashion_mnist
 from vitkit.data.errors import ImageTooLargeError
 from vitkit.data.splits import seeded_split
+from vitkit.errors import ConfigError
 
 # -- helpers ---------------------------------------------------------------------------------------
 

@@ -9,11 +9,13 @@ from PIL import Image
 
 import vitkit
 from vitkit.cli.main import main
-from vitkit.config import BiTConfig, ResNetConfig
+from vitkit.collection.read import load_embeddings
 from vitkit.data import batch_transform, open_dataset
-from vitkit.use.embed import Embeddings, embed_dataset, embed_to_file, load_embeddings, partial_dir
+from vitkit.models.config import BiTConfig, ResNetConfig
+from vitkit.models.transform import transform_for
+from vitkit.use.embed import embed_dataset, embed_to_file, partial_dir
+from vitkit.use.embeddings_file import Embeddings
 from vitkit.use.neighbors import cosine_search, faiss_search, search
-from vitkit.use.predict import transform_for
 
 TINY = dict(image_size=16, patch_size=4, hidden_size=32, num_layers=2, num_heads=2, mlp_dim=64, num_classes=10)
 N_TEST = 359  # digits:test

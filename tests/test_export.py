@@ -11,8 +11,8 @@ pytest.importorskip("onnxscript")
 
 import vitkit  # noqa: E402
 from vitkit.cli.main import main  # noqa: E402
-from vitkit.export import ExportError, export_onnx, verify_onnx  # noqa: E402
-from vitkit.onnx_runner import OnnxRunner  # noqa: E402
+from vitkit.onnx.export import ExportError, export_onnx, verify_onnx  # noqa: E402
+from vitkit.onnx.runner import OnnxRunner  # noqa: E402
 
 CLASSES = [f"c{i}" for i in range(5)]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from vitkit.flops import count_params
 from vitkit.hub import entries
 from vitkit.hub.names import is_name, parse
 from vitkit.hub.table import markdown
+from vitkit.models.flops import count_params
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "checkpoints.md"
 

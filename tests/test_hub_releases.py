@@ -32,7 +32,7 @@ from vitkit.hub.cache import matches_listing
 from vitkit.hub.resolve import Resolved
 from vitkit.models.head import NotAClassifierError, head_state
 from vitkit.models.info import ModelInfo
-from vitkit.use.predict import transform_for
+from vitkit.models.transform import transform_for
 
 NAME = "ViT-Ti/4:test-imagenet21k@32"
 PATH = "vit_models/imagenet21k/ViT-Ti_4-test.npz"

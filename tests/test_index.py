@@ -10,7 +10,7 @@ import torch
 
 import vitkit
 from vitkit.cli.main import main
-from vitkit.use.embed import Embeddings
+from vitkit.use.embeddings_file import Embeddings
 from vitkit.use.index import default_nlist, recall_at_k
 from vitkit.use.neighbors import cosine_search
 
@@ -138,7 +138,7 @@ def test_serve_answers_from_the_index_and_requires_the_api_key(served):
 
 
 def test_the_api_key_comes_from_a_file_or_the_environment(tmp_path, monkeypatch, capsys):
-    from vitkit.config import ConfigError
+    from vitkit.errors import ConfigError
     from vitkit.serve.auth import is_loopback, load_api_key
 
     (tmp_path / "key").write_text("  abc \n")

@@ -9,7 +9,6 @@ import torch
 from PIL import Image
 
 import vitkit
-from vitkit.config import BiTConfig, ResNetConfig
 from vitkit.inspect import (
     attention_distance_for,
     attention_rollout,
@@ -24,6 +23,7 @@ from vitkit.inspect import (
     rollout_matrix,
     similarity_by_relation,
 )
+from vitkit.models.config import BiTConfig, ResNetConfig
 
 SMALL = dict(image_size=32, patch_size=4, hidden_size=64, num_layers=2, num_heads=4, mlp_dim=128, num_classes=10)
 

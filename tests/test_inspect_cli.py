@@ -9,8 +9,8 @@ from PIL import Image
 
 import vitkit
 from vitkit.cli.main import main
-from vitkit.config import BiTConfig, ResNetConfig
 from vitkit.data import open_dataset
+from vitkit.models.config import BiTConfig, ResNetConfig
 from vitkit.use.embed import embed_dataset
 from vitkit.use.fewshot import run_fewshot, shot_indices
 from vitkit.use.fewshot_model import pool_features

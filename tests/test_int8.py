@@ -64,8 +64,8 @@ def test_recorded_accuracies_are_the_ones_measured(setup, capsys):
     from vitkit.data import make_loader, open_dataset
     from vitkit.int8.accuracy import compare, predictions
     from vitkit.int8.split import split_indices
-    from vitkit.openvino_runner import OpenVinoRunner
-    from vitkit.use.predict import transform_for
+    from vitkit.models.transform import transform_for
+    from vitkit.onnx.openvino import OpenVinoRunner
 
     root, ckpt = setup
     out = root / "m.int8.xml"

@@ -1,9 +1,9 @@
-"""vitkit's layers point one way: no import cycle between its modules, and the use stage and inspection never
-reach into training, export or the CLI.
+"""vitkit's layers point one way: every package and root module sits in a declared layer (``LAYERS``), and
+imports only from its own package and from layers below its own; no import cycle between modules.
 
 Every ``import``/``from ... import`` inside vitkit is read from the source (module level and inside
 functions alike: a deferred import still ties two modules together), resolved to a module or package, and
-the graph searched for cycles.
+the graph searched for cycles and for imports that point up (or sideways, between peers of one layer).
 """
 
 from __future__ import annotations
@@ -14,6 +14,29 @@ from pathlib import Path
 import vitkit
 
 ROOT = Path(vitkit.__file__).parent
+
+# vitkit's packages and root modules, bottom first: how an image becomes a prediction (docs/architecture.md).
+# Each imports only from layers below its own; the packages of one layer are peers and do not import each other.
+LAYERS: list[tuple[str, ...]] = [
+    ("errors", "atomic"),  # VitkitError and ConfigError, the roots of every error; atomic file writes
+    ("runtime",),  # where and how fast: the device, threads and compile, MKL on AMD CPUs
+    ("data",),  # data sets, decoding, transforms, loaders
+    ("models",),  # typed configs, the paper's variants, config -> module, what a model declares, FLOPs
+    ("hub",),  # names -> fetched files
+    ("checkpoint",),  # any file -> a model, and back
+    ("onnx",),  # a model outside torch: ONNX export, onnxruntime, OpenVINO
+    ("inspect",),  # the paper's figures of a model
+    ("use",),  # predict, evaluate, embed, neighbors, few-shot; the backends that run them
+    ("train",),  # train sits above use: it evaluates as it goes
+    ("collection",),  # whole collections under torchrun
+    ("bench",),
+    ("int8",),
+    ("serve",),
+    ("reproduce",),
+    ("demo",),
+    ("cli",),
+    ("mkl_amd", "__main__"),  # the public name of runtime.mkl_amd; `python -m vitkit`
+]
 
 
 def _module_name(path: Path) -> str:
@@ -101,8 +124,33 @@ def test_the_use_stage_and_models_do_not_depend_on_later_stages():
         return seen
 
     for module in ("vitkit.use.embed", "vitkit.use.evaluate", "vitkit.use.neighbors", "vitkit.use.fewshot"):
-        bad = {m for m in reaches(module) if m.startswith(("vitkit.export", "vitkit.train", "vitkit.cli"))}
+        bad = {m for m in reaches(module) if m.startswith(("vitkit.onnx.export", "vitkit.train", "vitkit.cli"))}
         assert not bad, f"{module} depends on {sorted(bad)}"
-    for module in [m for m in graph if m.startswith(("vitkit.models", "vitkit.config", "vitkit.device"))]:
+    for module in [m for m in graph if m.startswith(("vitkit.models", "vitkit.runtime.device"))]:
         bad = {m for m in reaches(module) if m.startswith(("vitkit.train", "vitkit.cli", "vitkit.use"))}
         assert not bad, f"{module} depends on {sorted(bad)}"
+
+
+def _unit(module: str) -> str:
+    """The package (or root module) directly under vitkit that ``module`` belongs to."""
+    return module.split(".")[1]
+
+
+def test_layers_name_every_package_once():
+    units = {_unit(m) for m in _modules() if m != "vitkit"}
+    declared = [u for layer in LAYERS for u in layer]
+    assert len(declared) == len(set(declared)), "a unit declared twice"
+    assert units == set(declared), f"undeclared: {sorted(units - set(declared))}; gone: {sorted(set(declared) - units)}"
+
+
+def test_every_import_points_down_the_layers():
+    level = {u: i for i, layer in enumerate(LAYERS) for u in layer}
+    bad = []
+    for module, targets in import_graph().items():
+        if module == "vitkit":  # the public names, imported lazily: the top, above everything
+            continue
+        for target in targets:
+            a, b = _unit(module), _unit(target)
+            if a != b and level[b] >= level[a]:
+                bad.append(f"{module} -> {target}")
+    assert not bad, "imports that point up (or between peers of one layer):\n" + "\n".join(sorted(bad))

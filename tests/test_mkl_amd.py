@@ -1,6 +1,6 @@
-"""vitkit/mkl_amd.py: torch's MKL kernels on AMD CPUs -- when the library is loaded (the vitkit command, or a
-library user's explicit ``enable()``; never ``import vitkit``), MKL runs its instruction-set kernels, and
-results stay what they were."""
+"""vitkit/runtime/mkl_amd.py (public name: vitkit.mkl_amd): torch's MKL kernels on AMD CPUs -- when the library
+is loaded (the vitkit command, or a library user's explicit ``enable()``; never ``import vitkit``), MKL runs its
+instruction-set kernels, and results stay what they were."""
 
 import json
 import os
@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 
-from vitkit import mkl_amd
+from vitkit.runtime import mkl_amd
 
 ZEN2 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx fma bmi1 avx2 bmi2\n\nprocessor\t: 1\n"
 INTEL = ZEN2.replace("AuthenticAMD", "GenuineIntel")
@@ -57,7 +57,7 @@ print(json.dumps({**b.status(), "err": float(((y.double() - ref).abs().max() / r
 )
 def test_on_this_amd_cpu_mkl_runs_its_instruction_set_kernels_with_the_same_results():
     if mkl_amd.library_path() is None:
-        pytest.fail("vitkit/_mkl_amd*.so was not built: `pip install -e .` compiles it (needs a C compiler)")
+        pytest.fail("vitkit/runtime/_mkl_amd*.so was not built: `pip install -e .` compiles it (needs a C compiler)")
     enable = "import vitkit.mkl_amd as m\nm.enable()\n"
     fast = _probe(enable + MATMUL)
     stock = _probe(enable + MATMUL, **{mkl_amd.ENV: "0"})
@@ -79,7 +79,7 @@ def test_the_vitkit_command_runs_avx2_kernels_and_plain_import_vitkit_the_generi
     """MKL's AVX2 kernels (type 5) or wider ones in a process started by the CLI entry (an AMD CPU with AVX-512,
     Zen 4: type 12); the generic ones (0) after ``import vitkit; import torch``."""
     if mkl_amd.library_path() is None:
-        pytest.fail("vitkit/_mkl_amd*.so was not built: `pip install -e .` compiles it (needs a C compiler)")
+        pytest.fail("vitkit/runtime/_mkl_amd*.so was not built: `pip install -e .` compiles it (needs a C compiler)")
     env = {k: v for k, v in os.environ.items() if k != mkl_amd.ENV}
     # the CLI entry as `vitkit` and `python -m vitkit` run it: main() first, the subcommand then imports torch
     via_cli = (
@@ -104,7 +104,8 @@ builtins.open = lambda f, *a, **k: (opened.append(str(f)), real_open(f, *a, **k)
 import vitkit
 builtins.open = real_open
 mapped = open("/proc/self/maps").read() if sys.platform == "linux" else ""
-before = {"torch": "torch" in sys.modules, "mkl_amd": "vitkit.mkl_amd" in sys.modules,
+loaded = [m for m in ("vitkit.mkl_amd", "vitkit.runtime.mkl_amd") if m in sys.modules]
+before = {"torch": "torch" in sys.modules, "mkl_amd": bool(loaded),
           "library": "_mkl_amd" in mapped, "proc": [f for f in opened if f.startswith("/proc")]}
 vitkit.ViTConfig, vitkit.load  # public names still there, imported on first use
 print(json.dumps({**before, "after_torch": "torch" in sys.modules, "all": sorted(vitkit.__all__)}))
@@ -113,6 +114,15 @@ print(json.dumps({**before, "after_torch": "torch" in sys.modules, "all": sorted
     assert out["torch"] is False and out["mkl_amd"] is False and out["library"] is False and out["proc"] == []
     assert out["after_torch"] is True
     assert {"ViTConfig", "load", "save", "create_model", "VitkitError", "ModelInfo"} <= set(out["all"])
+
+
+def test_the_public_name_is_the_runtime_module():
+    """``vitkit.mkl_amd`` (what library users and the README import) re-exports ``vitkit.runtime.mkl_amd``."""
+    import vitkit.mkl_amd as public
+
+    for name in public.__all__:
+        assert getattr(public, name) is getattr(mkl_amd, name), name
+    assert {"enable", "status", "library_path", "describe"} <= set(public.__all__)
 
 
 def test_describe_names_the_kernels_and_why():
@@ -135,7 +145,7 @@ def test_the_cli_entry_enables_before_anything_imports_torch():
     code = """
 import json, sys
 import vitkit.cli.main as cli
-import vitkit.mkl_amd as m
+import vitkit.runtime.mkl_amd as m
 seen = {"after_import": "torch" in sys.modules}
 cli.build_parser()  # every subcommand's arguments: cheap, and no torch (vitkit --help, vitkit pretrained)
 seen["after_parser"] = "torch" in sys.modules

@@ -235,7 +235,7 @@ def test_class_token_shortcut_same_logits_and_gradients(kind, at):
 
 
 def test_class_token_shortcut_only_where_pooling_reads_the_class_token():
-    from vitkit.flops import count_macs
+    from vitkit.models.flops import count_macs
 
     token, gap = small(num_layers=4), small(num_layers=4, classifier="gap")
     full, executed = count_macs(token.config), count_macs(token.config, executed=True)

@@ -8,6 +8,7 @@ import torch
 
 import vitkit
 from vitkit import ImageModel, ModelInfo
+from vitkit.models.trainable import TrainableModel
 from vitkit.train.mpp import MPPModel
 
 TINY = dict(patch_size=4, hidden_size=32, num_layers=1, num_heads=2, mlp_dim=64, image_size=16, num_classes=3)
@@ -19,6 +20,7 @@ def test_every_model_kind_declares_info_at_construction_and_satisfies_the_protoc
     mpp = MPPModel(vitkit.create_model("ViT-Ti/16", **TINY), (0.5,) * 3, (0.5,) * 3)
     for model, name in [(vit, "ViT-B/16"), (bit, "BiT-R50x1"), (mpp, "ViT-Ti/16 (hidden_size=32, num_layers=1, ")]:
         assert isinstance(model, ImageModel), type(model)
+        assert isinstance(model, TrainableModel), type(model)  # what the trainer calls: declared, not probed
         assert isinstance(model.info, ModelInfo) and model.info.name.startswith(name), model.info
         assert model.info.classes is None and model.info.source is None and model.classes is None
     x = torch.randn(2, 3, 32, 32)
@@ -29,11 +31,25 @@ def test_every_model_kind_declares_info_at_construction_and_satisfies_the_protoc
     assert mpp.info is tiny.info and mpp.config is tiny.config
 
 
+def test_the_training_interface_of_each_model_kind():
+    vit = vitkit.create_model("ViT-Ti/16", **TINY)
+    bit = vitkit.create_model("BiT-R50x1", resnet=vitkit.ResNetConfig((1,), 0.5, unit="pre_act"), num_classes=3)
+    mpp = MPPModel(vitkit.create_model("ViT-Ti/16", **TINY), (0.5,) * 3, (0.5,) * 3)
+    assert vit.fsdp_units() == list(vit.blocks) and mpp.fsdp_units() == list(mpp.vit.blocks)
+    assert bit.fsdp_units() == []  # one unit: the whole model
+    assert bit.no_weight_decay() == set() and "vit.cls_token" in mpp.no_weight_decay()
+    for model in (vit, bit, mpp):
+        model.set_grad_checkpointing(True)
+    assert vit.grad_checkpointing and bit.body.grad_checkpointing and mpp.vit.grad_checkpointing
+    mpp.reset_classifier(5)  # the ViT's head, frozen as before: masked patch prediction does not train it
+    assert mpp.vit.head.out_features == 5 and not any(p.requires_grad for p in mpp.vit.head.parameters())
+
+
 @pytest.mark.slow
 def test_onnx_runner_satisfies_the_protocol(tmp_path):
     pytest.importorskip("onnxruntime")
-    from vitkit.export import export_onnx
-    from vitkit.onnx_runner import OnnxRunner
+    from vitkit.onnx.export import export_onnx
+    from vitkit.onnx.runner import OnnxRunner
 
     model = vitkit.create_model("ViT-Ti/16", **TINY)
     model.info.classes = ["a", "b", "c"]

@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 import vitkit  # noqa: E402
-from vitkit.config import ConfigError  # noqa: E402
+from vitkit.errors import ConfigError  # noqa: E402
 from vitkit.use.backend import backend_name, load_for_inference  # noqa: E402
 
 CLASSES = [f"c{i}" for i in range(5)]
@@ -55,7 +55,7 @@ def test_fp32_backends_agree_with_eager_torch(ckpt, backend):
 
 
 def test_openvino_runs_an_exported_onnx_file_and_embeddings(ckpt, tmp_path):
-    from vitkit.export import export_onnx
+    from vitkit.onnx.export import export_onnx
 
     model = vitkit.load(ckpt).eval()
     x = torch.randn(3, 3, 32, 32)
@@ -88,7 +88,7 @@ def test_auto_measures_once_then_remembers(ckpt, tmp_path, monkeypatch):
 
 
 def test_auto_falls_back_to_torch_when_export_fails(ckpt, tmp_path, monkeypatch):
-    import vitkit.export
+    import vitkit.onnx.export
 
     monkeypatch.setenv("VITKIT_AUTO_BACKEND", "measure")
     monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
@@ -97,7 +97,7 @@ def test_auto_falls_back_to_torch_when_export_fails(ckpt, tmp_path, monkeypatch)
     def refuse(*a, **k):
         raise RuntimeError("unsupported op\nsecond line")
 
-    monkeypatch.setattr(vitkit.export, "export_onnx", refuse)
+    monkeypatch.setattr(vitkit.onnx.export, "export_onnx", refuse)
     notes: list[str] = []
     model = load_for_inference(ckpt, batch_size=2, say=notes.append)
     assert backend_name(model) == "torch"

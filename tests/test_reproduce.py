@@ -288,7 +288,7 @@ def test_a_worker_skips_runs_claimed_by_another_and_waits_for_them(tmp_path):
 def test_tagged_output_starts_every_line_with_the_worker_and_its_run(capsys):
     import sys
 
-    from vitkit.reproduce.tagged import tagged_output
+    from vitkit.reproduce.tagged_output import tagged_output
 
     with tagged_output("w1 ") as set_label:
         print("idle")

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vitkit.config import BiTConfig, ResNetConfig
+from vitkit.models.config import BiTConfig, ResNetConfig
 from vitkit.models.resnet import (
     BiTResNet,
     PaddedMaxPool2d,
@@ -316,3 +316,21 @@ def test_bit_r50x1_parameter_count():
     # BiT-R50x1 with a 1000-class head: 25,549,352 parameters, as timm's resnetv2_50x1_bit.
     model = BiTResNet(BiTConfig())
     assert sum(p.numel() for p in model.parameters()) == 25_549_352
+
+
+@pytest.mark.parametrize("unit", ["pre_act", "post_act"])
+def test_bit_grad_checkpointing_same_gradients(unit):
+    torch.manual_seed(0)
+    a = BiTResNet(BiTConfig(ResNetConfig((2, 1), 0.5, unit=unit), image_size=32, num_classes=7)).train()
+    _randomize_norms(a)
+    with torch.no_grad():
+        a.head.weight.normal_()  # a zero head would leave the body without gradients
+    b = BiTResNet(a.config).train()
+    b.load_state_dict(a.state_dict())
+    b.set_grad_checkpointing()
+    x = torch.randn(2, 3, 32, 32)
+    a(x).square().sum().backward()
+    b(x).square().sum().backward()
+    for (n, p), q in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=n)
+    assert all(p.grad.abs().sum() > 0 for p in b.body.parameters())

@@ -18,13 +18,15 @@ from PIL import Image
 import vitkit
 from serve_util import raw_request_start, read_response
 from vitkit.cli.main import main
+from vitkit.collection.read import load_embeddings
 from vitkit.data import build_transform, load_image
 from vitkit.inspect.rollout import rollout_grid
+from vitkit.models.transform import transform_for
 from vitkit.serve.loadgen import multipart_body as multipart
 from vitkit.serve.server_process import ServerProcess
-from vitkit.use.embed import embed_images, load_embeddings
+from vitkit.use.embed import embed_images
 from vitkit.use.neighbors import cosine_search
-from vitkit.use.predict import predict_images, transform_for
+from vitkit.use.predict import predict_images
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")

@@ -40,7 +40,7 @@ def test_onnxruntime_backend_matches_torch_and_a_bare_onnx_file_refuses_what_it_
     name = torch_engine.info()["name"]
     assert name.startswith("ViT-Ti/16 (") and "hidden_size=32" in name and ort_engine.info()["name"] == name
 
-    from vitkit.export import export_onnx
+    from vitkit.onnx.export import export_onnx
 
     onnx = export_onnx(vitkit.load(ckpt), tmp_path / "m.onnx")
     bare = Engine(onnx)

@@ -231,3 +231,25 @@ def test_fused_optimizers_update_as_torch_default():
             torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="optimizer"):
         build_optimizer(torch.nn.Linear(2, 2).parameters(), "lamb", lr=0.1)
+
+
+def test_a_bit_model_trains_with_gradient_checkpointing(tmp_path):
+    """``--set grad_checkpointing=true`` reaches every model kind (BiT's units are recomputed, as ViT's blocks):
+    the same losses as without it."""
+    from vitkit.train import TrainSpec, get_recipe, train
+
+    resnet = {"num_layers": (1, 1), "width_factor": 0.25, "unit": "pre_act", "padding": "fixed", "gn_groups": 8}
+    for checkpointing in (False, True):
+        recipe = get_recipe(
+            "pretrain", steps=2, epochs=None, batch_size=16, warmup_steps=1, grad_checkpointing=checkpointing
+        )
+        spec = TrainSpec(
+            out=str(tmp_path / str(checkpointing)),
+            data="digits:train",
+            model="BiT-R50x1",
+            recipe=recipe,
+            model_overrides={"resnet": resnet},
+            image_size=16,
+        )
+        assert train(spec)["steps"] == 2
+    assert losses(tmp_path / "True") == pytest.approx(losses(tmp_path / "False"), rel=1e-5)

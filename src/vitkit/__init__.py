@@ -1,8 +1,8 @@
 """vitkit: the Vision Transformer of "An Image is Worth 16x16 Words", whole.
 
 ``import vitkit`` is cheap and changes nothing process-wide: the public names below are imported on first
-use (torch with them). MKL's fast kernels on AMD CPUs are opt-in for library users (``vitkit.mkl_amd``);
-the ``vitkit`` command enables them itself.
+use (torch with them). MKL's fast kernels on AMD CPUs are opt-in for library users (``vitkit.mkl_amd``, the
+public name of ``vitkit.runtime.mkl_amd``); the ``vitkit`` command enables them itself.
 """
 
 from __future__ import annotations
@@ -10,29 +10,30 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import VitkitError
+from .errors import ConfigError, VitkitError
 
 if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time, __getattr__ below
-    from .checkpoint import CheckpointError, load, read_checkpoint, save
-    from .config import BiTConfig, ConfigError, ResNetConfig, ViTConfig
+    from .checkpoint.errors import CheckpointError
+    from .checkpoint.load import load, read_checkpoint
+    from .checkpoint.native import save
     from .models.build import build_model, create_model
+    from .models.config import BiTConfig, ResNetConfig, ViTConfig
     from .models.info import ImageModel, ModelInfo
-    from .variants import list_models, model_config
+    from .models.variants import list_models, model_config
 
 # public name -> the module that defines it (imported on first access: most of them pull in torch)
 _LAZY = {
-    "BiTConfig": "config",
-    "ConfigError": "config",
-    "ResNetConfig": "config",
-    "ViTConfig": "config",
+    "BiTConfig": "models.config",
+    "ResNetConfig": "models.config",
+    "ViTConfig": "models.config",
     "CheckpointError": "checkpoint",
     "load": "checkpoint",
     "read_checkpoint": "checkpoint",
     "save": "checkpoint",
     "build_model": "models.build",
     "create_model": "models.build",
-    "list_models": "variants",
-    "model_config": "variants",
+    "list_models": "models.variants",
+    "model_config": "models.variants",
     "ImageModel": "models.info",
     "ModelInfo": "models.info",
 }

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
+from .errors import ConfigError
 from .reproduce import load_experiment, run_experiment
-from .reproduce.decl import Experiment
+from .reproduce.declaration import Experiment
 from .reproduce.workers import cores
 
 SEEDS = 2  # MNIST-5k runs with seeds 0 and 1; the pre-trained models are shared

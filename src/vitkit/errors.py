@@ -9,3 +9,7 @@ from __future__ import annotations
 
 class VitkitError(Exception):
     """Base of every error vitkit raises for bad input: a one-line message naming what was at fault."""
+
+
+class ConfigError(VitkitError, ValueError):
+    """An option, or a combination of options, that cannot work: a model's, a recipe's, a command's."""

@@ -88,7 +88,7 @@ def peer_step(library: str, case: Any, threads: int | None, precision: str) -> C
     ov = _require("openvino", "openvino")
     model = ov.convert_model(build("timm", shape), example_input=torch.from_numpy(x))
     config = {"INFERENCE_PRECISION_HINT": ov_precision(precision), "INFERENCE_NUM_THREADS": threads}
-    from ..openvino_runner import core as openvino_core
+    from ..onnx.openvino import core as openvino_core
 
     compiled = openvino_core().compile_model(model, "CPU", config)
     request = compiled.create_infer_request()
@@ -100,7 +100,7 @@ def vitkit_openvino_step(
 ) -> Callable[[], None]:
     """One inference batch of vitkit's exported graph in OpenVINO (``int8``: quantised by NNCF first)."""
     _require("openvino", "openvino")
-    from ..openvino_runner import OpenVinoRunner, convert_onnx
+    from ..onnx.openvino import OpenVinoRunner, convert_onnx
 
     model = convert_onnx(onnx_path)
     if int8:

@@ -77,7 +77,7 @@ def measure_here(
     tiny_onnx_path: str | None = None,
 ) -> dict[str, Any]:
     """Measure in this process (meant for a fresh child; see the module docstring)."""
-    from .. import accel
+    from ..runtime import accel
 
     accel.set_threads(opts.threads)
     import_library(library)
@@ -160,8 +160,10 @@ def _main(argv: list[str]) -> None:
     print(json.dumps(result))
 
 
-# the child starts as the vitkit command does: MKL's kernels chosen (vitkit.mkl_amd) before torch is imported
-_CHILD = "import sys, vitkit.mkl_amd as m; m.enable(); from vitkit.bench.memory import _main; _main(sys.argv[1:])"
+# the child starts as the vitkit command does: MKL's kernels chosen (vitkit.runtime.mkl_amd) before torch is imported
+_CHILD = (
+    "import sys, vitkit.runtime.mkl_amd as m; m.enable(); from vitkit.bench.memory import _main; _main(sys.argv[1:])"
+)
 
 if __name__ == "__main__":
     _main(sys.argv[1:])

@@ -115,7 +115,7 @@ def import_library(library: str) -> None:
         "torchvision": "torchvision.models.vision_transformer",
         "transformers-sdpa": "transformers",
         "transformers-eager": "transformers",
-    }.get(library, "vitkit.variants")
+    }.get(library, "vitkit.models.variants")
     importlib.import_module(module)
     if module == "transformers":
         from transformers import ViTForImageClassification  # noqa: F401 -- the lazy module loads here

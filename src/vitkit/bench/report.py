@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..mkl_amd import kernels_name
+from ..runtime.mkl_amd import kernels_name
 from .deploy import DEPLOY_PEERS, column_precision, ov_precision
 from .peers import PEERS
 

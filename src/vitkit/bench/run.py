@@ -1,7 +1,7 @@
 """``run_bench``: every case, every library, timed in alternation; then FLOP rates, memory, the pipeline.
 
 Per case, all libraries' models are built and timed round-robin (``timing.alternate``): vitkit in this
-process, with its MKL library where ``vitkit.mkl_amd`` loaded it; the peers as their users run them -- in
+process, with its MKL library where ``vitkit.runtime.mkl_amd`` loaded it; the peers as their users run them -- in
 a worker process without that library (``worker``) when it is loaded here, in this process otherwise or
 when asked (``peers_apart=False``: every library on the same kernels). Peak memory is then measured per
 library in a fresh process each (``memory``; the peers' again without the library). The matmul peak (the
@@ -24,14 +24,14 @@ from typing import Any
 
 import torch
 
-from .. import accel, mkl_amd
-from ..config import ViTConfig
-from ..flops import count_macs
+from ..models.config import ViTConfig
+from ..models.flops import count_macs
+from ..runtime import accel, mkl_amd
+from ..use.timing import Stats, alternate
 from .cases import DEFAULT_LIBRARIES, SHAPES, Case, Shape
 from .deploy import NotInstalled
 from .matmul_peak import matmul_gflops
 from .memory import measure
-from .timing import Stats, alternate
 from .worker import PeerProcess, RemoteWorkload, WorkerError, build_remote
 from .workload import INFER_ONLY, VITKIT_VARIANTS, Options, Workload, auto_applies, make_workload, measured_auto, plan
 
@@ -41,7 +41,7 @@ Progress = Callable[[str], None]
 
 @functools.cache
 def forward_gflop(shape: Shape, executed: bool = False) -> float:
-    """GFLOP of one image's forward pass (2 FLOP per multiply-add, counted by ``vitkit.flops``): the whole
+    """GFLOP of one image's forward pass (2 FLOP per multiply-add, counted by ``vitkit.models.flops``): the whole
     model, as the peers run it, or (``executed``) what vitkit runs -- its last block for the class token only."""
     cfg = ViTConfig(**shape.vitkit_overrides())
     return 2 * count_macs(cfg, executed=executed) / 1e9
@@ -203,7 +203,7 @@ def run_case(
 def _tiny_onnx(workdir: str, onnx_paths: dict[str, str]) -> str:
     """The tiny shape exported once per run: the warm-up model of onnxruntime memory measurements."""
     if "tiny" not in onnx_paths:
-        from ..export import export_onnx
+        from ..onnx.export import export_onnx
         from .peers import build
 
         onnx_paths["tiny"] = str(export_onnx(build("vitkit", SHAPES["tiny"]), os.path.join(workdir, "tiny.onnx")))

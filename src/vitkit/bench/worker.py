@@ -1,7 +1,7 @@
 """The peers as their users run them: in a worker process without vitkit's MKL library.
 
 The ``vitkit`` command loads a library into its process that makes torch's MKL run its instruction-set
-kernels on AMD CPUs (``vitkit/mkl_amd.py``). Every MKL matmul of that process gains, timm's, torchvision's and
+kernels on AMD CPUs (``vitkit/runtime/mkl_amd.py``). Every MKL matmul of that process gains, timm's, torchvision's and
 transformers' included, were they timed there -- which their users do not get. So where that library is
 loaded, the bench builds and times the peers in this worker: a Python process started with
 ``VITKIT_MKL_AMD=0`` and the same thread count, running torch as it ships. The rounds still alternate
@@ -23,7 +23,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from .. import accel, mkl_amd
+from ..runtime import accel, mkl_amd
 from .cases import Case
 from .matmul_peak import matmul_gflops
 from .workload import Options, Plan, make_workload
@@ -40,7 +40,7 @@ class PeerProcess:
         env = {**os.environ, mkl_amd.ENV: "0"}
         # not -m: vitkit.bench imports this module. enable() as the vitkit command does (it declines: the opt-out
         # is set), so that the worker's status says why the library is not loaded
-        code = "import vitkit.mkl_amd as m; m.enable(); from vitkit.bench.worker import main; main()"
+        code = "import vitkit.runtime.mkl_amd as m; m.enable(); from vitkit.bench.worker import main; main()"
         self._proc = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )

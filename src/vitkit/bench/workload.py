@@ -24,12 +24,12 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from .. import accel, mkl_amd
+from ..runtime import accel, mkl_amd
 from ..train.optim import build_optimizer
+from ..use.timing import Contender
 from .cases import Case
 from .deploy import DEPLOY_PEERS, peer_step, vitkit_openvino_step
 from .peers import build
-from .timing import Contender
 
 Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
 VITKIT_VARIANTS = ("vitkit", "vitkit-eager", "vitkit-compiled", "vitkit-onnxruntime", "vitkit-openvino", "vitkit-int8")
@@ -44,7 +44,7 @@ class Options:
     this machine (``auto``: (shape, batch, backend) triples that ``measured_auto`` filled in). Without a
     measurement, the rule measured on a 2-core AMD EPYC: onnxruntime where installed -- at batch 1
     (onnxruntime / eager torch: demo 3.7x, p4/32 1.4x, Ti/16 1.3x), and at every batch where torch's MKL
-    runs its generic kernels (``vitkit.mkl_amd``) -- torch otherwise (at batch 16 on MKL's AVX2 kernels,
+    runs its generic kernels (``vitkit.runtime.mkl_amd``) -- torch otherwise (at batch 16 on MKL's AVX2 kernels,
     onnxruntime / eager torch: demo 0.94x, Ti/16 0.93x, p4/32 1.05x in one run and 0.98x in another).
     ``compile=None``: compile inference on CUDA, and on CPU where MKL runs generic kernels (inductor's
     packed weights then beat it); not on MKL's instruction-set kernels, where compiled / eager at batch 16
@@ -106,7 +106,7 @@ class Plan:
 
 def plan(library: str, case: Case, opts: Options) -> Plan:
     """Resolve ``library`` and ``opts`` for ``case`` (training always runs in torch)."""
-    from ..onnx_runner import onnxruntime_available
+    from ..onnx.runner import onnxruntime_available
 
     infer = case.mode == "infer"
     if library in DEPLOY_PEERS:
@@ -123,7 +123,7 @@ def plan(library: str, case: Case, opts: Options) -> Plan:
         backend = "openvino" if library == "vitkit-openvino" else "openvino-int8"
         return Plan("vitkit", backend if infer else "torch", False)
     cpu = torch.device(opts.device).type == "cpu"
-    generic = cpu and mkl_amd.mkl_cpu_type() == 0  # torch's GEMM on MKL's generic kernels (see vitkit.mkl_amd)
+    generic = cpu and mkl_amd.mkl_cpu_type() == 0  # torch's GEMM on MKL's generic kernels (see vitkit.runtime.mkl_amd)
     backend = opts.backend
     if backend == "auto" and auto_applies(case, opts) and opts.auto_choice(case):
         backend = opts.auto_choice(case)  # type: ignore[assignment]
@@ -172,14 +172,14 @@ def _inputs(case: Case, device: torch.device) -> tuple[torch.Tensor, torch.Tenso
 
 def _export(case: Case, workdir: str) -> str:
     """vitkit's model of ``case`` exported to ONNX in ``workdir`` (its class-token-only last block kept)."""
-    from ..export import export_onnx
+    from ..onnx.export import export_onnx
 
     name = case.shape.name.replace("/", "_") + ".onnx"
     return str(export_onnx(build("vitkit", case.shape), Path(workdir) / name))
 
 
 def _onnx_step(case: Case, opts: Options, onnx_path: str | None, workdir: str) -> tuple[Callable[[], None], str]:
-    from ..onnx_runner import OnnxRunner
+    from ..onnx.runner import OnnxRunner
 
     if onnx_path is None:
         onnx_path = _export(case, workdir)

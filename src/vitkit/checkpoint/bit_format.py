@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import BiTConfig, ConfigError, ResNetConfig
+from ..errors import ConfigError
+from ..models.config import BiTConfig, ResNetConfig
 from .errors import CheckpointError
 from .resnet_names import timm_body_to_vitkit, vitkit_body_to_timm
 

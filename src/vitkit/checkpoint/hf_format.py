@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..config import ViTConfig
+from ..models.config import ViTConfig
 from .errors import CheckpointError
 
 _GELU = {"gelu": "exact", "gelu_pytorch_tanh": "tanh", "gelu_new": "tanh", "gelu_fast": "tanh"}

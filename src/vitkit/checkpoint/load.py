@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from ..config import ConfigError, ModelConfig, ViTConfig
+from ..errors import ConfigError
+from ..models.config import ModelConfig, ViTConfig
 from ..models.info import ModelInfo
+from ..models.resnet import BiTResNet
+from ..models.vit import VisionTransformer
 from . import bit_format, hf_format, native, official, timm_format
 from .errors import CheckpointError
 
@@ -40,7 +43,8 @@ def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = Non
 
     if hub.is_name(path):
         got = hub.resolve(os.fspath(path))
-        return got.adopt(read_checkpoint(got.path, num_heads=num_heads or got.num_heads))
+        adopted: Checkpoint = got.adopt(read_checkpoint(got.path, num_heads=num_heads or got.num_heads))
+        return adopted
     path = Path(path)
     if not path.exists():
         raise CheckpointError(path, "no such file or directory")
@@ -50,10 +54,10 @@ def read_checkpoint(path: str | os.PathLike[str], *, num_heads: int | None = Non
     if suffix == ".npz":
         params = official.read_npz(path)
         if bit_format.looks_like_npz(params):
-            cfg = bit_format.npz_config(params, path)
-            return Checkpoint(cfg, _convert(bit_format.npz_to_state_dict, params, cfg, path), "bit")
-        cfg = official.infer_config(params, path)
-        return Checkpoint(cfg, _convert(official.to_state_dict, params, cfg, path), "official")
+            bit = bit_format.npz_config(params, path)
+            return Checkpoint(bit, _convert(bit_format.npz_to_state_dict, params, bit, path), "bit")
+        vit = official.infer_config(params, path)
+        return Checkpoint(vit, _convert(official.to_state_dict, params, vit, path), "official")
     if suffix == ".safetensors":
         meta = native.safetensors_metadata(path)
         if meta.get("format") == native.FORMAT:
@@ -110,7 +114,9 @@ def _from_timm(
     return Checkpoint(cfg, _convert(timm_format.to_state_dict, sd, cfg, path), "timm", classes)
 
 
-def _convert(fn: Any, sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> dict[str, torch.Tensor]:
+def _convert(
+    fn: Callable[..., dict[str, torch.Tensor]], sd: dict[str, Any], cfg: ModelConfig, path: Path
+) -> dict[str, torch.Tensor]:
     """Run a converter; its KeyError is a missing tensor, its ValueError an unexpected one."""
     try:
         return fn(sd, cfg)
@@ -131,7 +137,7 @@ def load(
     resize: str = "bilinear",
     num_heads: int | None = None,
     device: str | torch.device = "cpu",
-) -> nn.Module:
+) -> VisionTransformer | BiTResNet:
     """Load any supported checkpoint, or a published one by name, as a vitkit model (eval mode).
 
     Formats: vitkit safetensors and run folders, official ``.npz`` (linen and pre-linen layouts, ViT and
@@ -150,7 +156,7 @@ def load(
     ckpt = read_checkpoint(path, num_heads=num_heads)
     path = Path(path)
     model = build_checked(ckpt, path)
-    if drop_pre_logits and isinstance(ckpt.config, ViTConfig) and ckpt.config.representation_size:
+    if drop_pre_logits and isinstance(model, VisionTransformer) and model.config.representation_size:
         model.drop_pre_logits()
     if image_size is not None:
         _resize(model, image_size, resize, path)
@@ -160,7 +166,7 @@ def load(
     return model.to(device).eval()
 
 
-def build_checked(ckpt: Checkpoint, path: Path) -> nn.Module:
+def build_checked(ckpt: Checkpoint, path: Path) -> VisionTransformer | BiTResNet:
     """Build the model of ``ckpt`` and load its tensors, or say in one line what does not fit."""
     from ..models.build import build_model
 
@@ -181,7 +187,7 @@ def build_checked(ckpt: Checkpoint, path: Path) -> nn.Module:
     return model
 
 
-def _resize(model: nn.Module, image_size: int | tuple[int, int], mode: str, path: Path) -> None:
+def _resize(model: VisionTransformer | BiTResNet, image_size: int | tuple[int, int], mode: str, path: Path) -> None:
     if mode not in ("bilinear", "bicubic"):
         raise CheckpointError(path, f"resize mode {mode!r}: expected 'bilinear' or 'bicubic'")
     try:

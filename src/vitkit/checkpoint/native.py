@@ -5,21 +5,26 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as serialize
 
 from ..atomic import write_atomic
-from ..config import ConfigError, ModelConfig, config_from_dict, config_to_json
+from ..errors import ConfigError
+from ..models.config import ModelConfig, config_from_dict, config_to_json
 from .errors import CheckpointError
+
+if TYPE_CHECKING:
+    from ..models.resnet import BiTResNet
+    from ..models.vit import VisionTransformer
 
 FORMAT = "vitkit"
 
 
 def save(
-    model: torch.nn.Module,
+    model: VisionTransformer | BiTResNet,
     path: str | os.PathLike[str],
     *,
     classes: list[str] | None = None,

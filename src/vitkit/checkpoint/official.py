@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import ResNetConfig, ViTConfig
+from ..models.config import ResNetConfig, ViTConfig
+from .architecture import image_size_from_posemb
 from .errors import CheckpointError
-from .infer import image_size_from_posemb
 
 _PRE_LINEN = {
     "MultiHeadDotProductAttention_1": "MultiHeadDotProductAttention_0",

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from ..config import ConfigError, ModelConfig, ResNetConfig, ViTConfig, config_from_dict
+from ..errors import ConfigError
+from ..models.config import ModelConfig, ResNetConfig, ViTConfig, config_from_dict
+from .architecture import image_size_from_posemb
 from .errors import CheckpointError
-from .infer import image_size_from_posemb
 
 HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
 _UNSUPPORTED = ("fc_norm.", "norm_pre.", ".ls1.", ".ls2.", "attn_pool.", "reg_token", ".q_norm.", ".k_norm.")

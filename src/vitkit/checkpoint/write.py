@@ -20,7 +20,7 @@ from safetensors.torch import save as serialize
 from torch import nn
 
 from ..atomic import write_atomic
-from ..config import BiTConfig, ModelConfig, config_to_json
+from ..models.config import BiTConfig, ModelConfig, config_to_json
 from . import bit_format, hf_format, native, official, timm_format
 from .errors import CheckpointError
 
@@ -130,7 +130,7 @@ def _write_npz(arrays: dict[str, np.ndarray], dst: Path) -> Path:
 
 
 def _write_hf(model: nn.Module, cfg: Any, dst: Path, classes: list[str] | None) -> Path:
-    from ..use.predict import transform_for
+    from ..models.transform import transform_for
 
     sd = hf_format.from_state_dict(model.state_dict(), cfg)
     files = {

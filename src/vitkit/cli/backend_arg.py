@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from ..use.backend import say
 
 CHOICES = ["auto", "torch", "onnxruntime", "openvino"]
 HELP = (
@@ -17,6 +18,4 @@ def add_backend_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=CHOICES, default="auto", help=HELP)
 
 
-def say(line: str) -> None:
-    """A note for the user (auto's measurement, a backend skipped): stderr, so stdout stays the result."""
-    print(line, file=sys.stderr, flush=True)
+__all__ = ["CHOICES", "HELP", "add_backend_argument", "say"]

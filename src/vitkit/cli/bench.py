@@ -133,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _backends(args: argparse.Namespace) -> int:
-    from .. import accel
     from ..bench.backends import format_backends, measure_backends
+    from ..runtime import accel
 
     accel.set_threads(args.threads)
     batches = args.batch if args.batch else [1, 16]

@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench.cases import get_shape
-    from ..config import ConfigError
+    from ..errors import ConfigError
     from ..serve.bench import bench_model, format_result
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -48,10 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from ..collection.parts import input_fingerprint
     from ..collection.run import run_collection
     from ..data import open_dataset
+    from ..models.transform import transform_for
     from ..train.distributed import teardown
     from ..use.backend import load_for_inference
     from ..use.embed import checkpoint_identity
-    from ..use.predict import model_device, transform_for
+    from ..use.predict import model_device
 
     device = rank_device(args.device)
     d = join(device)

@@ -38,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from ..collection.job import join, rank_device
     from ..collection.progress import Progress
     from ..data import DataError, make_loader, open_dataset
+    from ..models.transform import transform_for
     from ..train.distributed import teardown
     from ..use.backend import load_for_inference
     from ..use.evaluate import all_reduce_result, all_reduce_sum, evaluate
-    from ..use.predict import model_device, transform_for
+    from ..use.predict import model_device
 
     device = rank_device(args.device)
     d = join(device)

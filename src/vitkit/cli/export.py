@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load
-    from ..export import export_onnx, verify_onnx
-    from ..onnx_runner import onnxruntime_available
+    from ..onnx.export import export_onnx, verify_onnx
+    from ..onnx.runner import onnxruntime_available
 
     model = load(args.checkpoint, image_size=args.image_size)
     dynamic_size = False if args.static_size else None

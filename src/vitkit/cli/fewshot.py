@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_shots(text: str) -> list[int]:
-    from ..config import ConfigError
+    from ..errors import ConfigError
 
     try:
         shots = [int(s) for s in text.split(",") if s.strip()]
@@ -37,7 +37,7 @@ def parse_shots(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load
     from ..data import DataError, open_dataset
-    from ..device import pick_device
+    from ..runtime.device import pick_device
     from ..use.fewshot_model import fewshot_of_model
 
     shots = parse_shots(args.shots)

@@ -27,8 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import ConfigError
-    from ..use.embed import load_embeddings
+    from ..collection.read import load_embeddings
+    from ..errors import ConfigError
     from ..use.index import build_index
 
     if args.queries < 1 or not 0 < args.target_recall <= 1:

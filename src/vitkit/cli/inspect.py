@@ -26,11 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import CheckpointError, load
     from ..data import DataError, load_image, open_dataset
-    from ..device import pick_device
     from ..inspect import inspect_model
     from ..inspect.inputs import first_images, inputs_summary, load_views
+    from ..models.transform import transform_for
     from ..models.vit import VisionTransformer
-    from ..use.predict import transform_for
+    from ..runtime.device import pick_device
 
     device = pick_device(args.device)
     model = load(args.checkpoint, device=device)

@@ -1,7 +1,7 @@
 """``vitkit`` entry point: parses the subcommand and turns library errors into one-line messages.
 
 This module imports nothing heavy at its top: ``main`` enables MKL's fast kernels on AMD CPUs
-(``vitkit.mkl_amd``) before the subcommand modules import torch.
+(``vitkit.runtime.mkl_amd``) before the subcommand modules import torch.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import importlib
 import sys
 from typing import NoReturn
 
-from .. import mkl_amd
 from ..errors import VitkitError
+from ..runtime import mkl_amd
 
 # subcommand -> module under vitkit.cli (each has ``add_arguments(parser)``, ``run(args)`` and ``HELP``)
 COMMANDS = {

@@ -24,8 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..flops import count_macs, count_params
-    from ..variants import list_models, model_config
+    from ..models.flops import count_macs, count_params
+    from ..models.variants import list_models, model_config
 
     rows = []
     for name in list_models():

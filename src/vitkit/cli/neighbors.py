@@ -46,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..use.embed import embed_image_files, load_embeddings
+    from ..collection.read import load_embeddings
+    from ..use.embed import embed_image_files
     from ..use.index import PersistentIndex, is_index
     from ..use.neighbors import format_table, neighbors, resolve_queries
 

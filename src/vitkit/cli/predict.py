@@ -65,10 +65,11 @@ def _run_collection(args: argparse.Namespace) -> int:
     from ..collection.run import run_collection
     from ..collection.store import pyarrow, read_table
     from ..data.files import ImageFiles
+    from ..models.transform import transform_for
     from ..train.distributed import teardown
     from ..use.backend import load_for_inference
     from ..use.embed import checkpoint_identity
-    from ..use.predict import model_device, transform_for
+    from ..use.predict import model_device
 
     single = args.out.lower().endswith((".parquet", ".pq"))
     device = rank_device(args.device)

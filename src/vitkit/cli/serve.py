@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import ConfigError
+    from ..errors import ConfigError
 
     try:
         import fastapi  # noqa: F401

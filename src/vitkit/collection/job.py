@@ -25,7 +25,7 @@ SHOWN_SKIPPED = 5
 
 def rank_device(name: str | None) -> torch.device:
     """``--device``, else this rank's GPU (``LOCAL_RANK``) when there is one, else the CPU."""
-    from ..device import pick_device
+    from ..runtime.device import pick_device
 
     if name is None and torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")

@@ -1,14 +1,27 @@
-"""Reading a finished collection folder back as one table (``vitkit.use.embed.load_embeddings`` on a folder)."""
+"""Reading embeddings back: one file (``Embeddings.save``) or a finished collection folder as one table."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
-from ..use.embeddings_file import Embeddings, embeddings_from_table
+from ..data import DataError
+from ..use.embeddings_file import Embeddings, _read_npz, _read_parquet, embeddings_from_table, format_for
 from .errors import CollectionError
 from .store import read_manifest, read_table
+
+
+def load_embeddings(path: str | os.PathLike[str]) -> Embeddings:
+    """Read a file ``Embeddings.save`` wrote (.npz or .parquet) or a folder of parts from ``vitkit embed -o DIR``;
+    a DataError names what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        return read_embeddings(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such embeddings file")
+    return _read_parquet(path) if format_for(path) == "parquet" else _read_npz(path)
 
 
 def read_embeddings(folder: str | os.PathLike[str]) -> Embeddings:

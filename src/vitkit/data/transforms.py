@@ -28,8 +28,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from vitkit.config import ConfigError
 from vitkit.data.errors import DataError
+from vitkit.errors import ConfigError
 
 VIT_MEAN = VIT_STD = (0.5, 0.5, 0.5)  # the official ViT: pixels in [-1, 1]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # timm / Hugging Face ImageNet models

@@ -53,7 +53,7 @@ class Entry:
     def model_config(self) -> Any:
         """The model the name yields, whatever its source: the variant at the entry's resolution, with the
         released head when it is valid (none otherwise) and the pre-logits layer where the release has it."""
-        from ..variants import model_config
+        from ..models.variants import model_config
 
         num_classes = self.num_classes if self.classifies else 0
         cfg = model_config(self.arch, image_size=self.resolution, num_classes=num_classes, **self.arch_overrides)

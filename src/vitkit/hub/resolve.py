@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..models.config import ModelConfig, ViTConfig
 from .conform import conform
 from .errors import HubError
 from .labels import class_names, label_set_of_timm
@@ -40,7 +41,8 @@ class Resolved:
 
     @property
     def num_heads(self) -> int | None:
-        return getattr(self.ref.entry.model_config(), "num_heads", None) if self.ref.entry is not None else None
+        cfg = self.ref.entry.model_config() if self.ref.entry is not None else None
+        return cfg.num_heads if isinstance(cfg, ViTConfig) else None
 
     def adopt(self, ckpt: Any) -> Any:
         """``ckpt`` (a ``Checkpoint`` read from ``path``) checked against the registry and made the name's model
@@ -53,7 +55,7 @@ class Resolved:
             ckpt = conform(entry, ckpt, str(self.got.path))
             hub |= {"head": entry.head, "classifier": classifier_for(entry)}
         if ckpt.classes is None:
-            ckpt.classes = class_names(_label_set(self.ref), getattr(ckpt.config, "num_classes", 0))
+            ckpt.classes = class_names(_label_set(self.ref), ckpt.config.num_classes)
         ckpt.extra = {**ckpt.extra, "hub": {k: v for k, v in hub.items() if v is not None}}
         return ckpt
 
@@ -81,7 +83,7 @@ def _label_set(ref: Ref) -> str:
     return label_set_of_timm(ref.id) if ref.kind == "timm" else "none"
 
 
-def check_architecture(entry: Entry, cfg: Any, got: Fetched) -> None:
+def check_architecture(entry: Entry, cfg: ModelConfig, got: Fetched) -> None:
     """Refuse a file whose architecture is not the registry's, naming both."""
     want = entry.model_config()
     if type(cfg) is not type(want) or _shape(cfg) != _shape(want):
@@ -91,18 +93,18 @@ def check_architecture(entry: Entry, cfg: Any, got: Fetched) -> None:
         )
 
 
-def _shape(cfg: Any) -> tuple:
-    resnet = getattr(cfg, "resnet", None)
+def _shape(cfg: ModelConfig) -> tuple:
+    resnet = cfg.resnet  # a BiT's body, a hybrid's stem, or None
     stem = (tuple(resnet.num_layers), resnet.width_factor) if resnet is not None else None
-    vit = tuple(getattr(cfg, f) for f in ARCH_FIELDS) if hasattr(cfg, "hidden_size") else None  # BiT: any resolution
+    vit = tuple(getattr(cfg, f) for f in ARCH_FIELDS) if isinstance(cfg, ViTConfig) else None  # BiT: any resolution
     return vit, stem
 
 
-def _describe(cfg: Any) -> str:
+def _describe(cfg: ModelConfig) -> str:
     parts = []
-    if getattr(cfg, "resnet", None) is not None:
+    if cfg.resnet is not None:
         parts.append(f"ResNet stages {list(cfg.resnet.num_layers)} x{cfg.resnet.width_factor}")
-    if getattr(cfg, "hidden_size", None) is not None:
+    if isinstance(cfg, ViTConfig):
         parts.append(
             f"hidden {cfg.hidden_size}, {cfg.num_layers} layers, MLP {cfg.mlp_dim}, "
             f"patch {cfg.patch_size[0]}, {cfg.image_size[0]} px"

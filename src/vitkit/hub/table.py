@@ -11,7 +11,7 @@ from .registry import Entry, entries
 def params_of(entry: Entry) -> int | None:
     """Parameters of the registry's architecture with its head: stored in the shipped registry, else counted
     on the meta device (no memory, ~0.25 s a model)."""
-    from ..config import ConfigError
+    from ..errors import ConfigError
 
     if entry.params is not None:
         return entry.params
@@ -23,7 +23,7 @@ def params_of(entry: Entry) -> int | None:
 
 @cache
 def _count(cfg: Any) -> int:
-    from ..flops import count_params
+    from ..models.flops import count_params
 
     return count_params(cfg)
 

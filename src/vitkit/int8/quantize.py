@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ConfigError
 from ..data import DataError, make_loader
-from ..errors import VitkitError
-from ..openvino_runner import (
+from ..errors import ConfigError, VitkitError
+from ..onnx.openvino import (
     INSTALL_HINT,
     META_PRECISION,
     META_QUANTIZATION,
@@ -128,9 +127,9 @@ def quantize_checkpoint(
     """Quantise ``checkpoint`` to int8 calibrated on ``data``; write ``out`` (``.xml``) if the held-out top-1
     drops by at most ``max_drop`` percentage points (see the module docstring)."""
     from ..checkpoint import load
-    from ..export import export_onnx
     from ..models.head import require_classifier
-    from ..use.predict import transform_for
+    from ..models.transform import transform_for
+    from ..onnx.export import export_onnx
 
     say = say or (lambda _: None)
     start = time.perf_counter()

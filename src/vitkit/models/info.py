@@ -13,7 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from ..config import BiTConfig, ConfigError, ModelConfig
+from ..errors import ConfigError
+from .config import BiTConfig, ModelConfig
 
 # the fields that make a variant what its name says (width, depth, heads, MLP, patch, stem); image size,
 # classes, dropout and the head are chosen per task and do not change the name (ViT-B/16 at 384 px is ViT-B/16)
@@ -55,7 +56,7 @@ def model_name(config: ModelConfig) -> str:
     kind = "BiT ResNet" if isinstance(config, BiTConfig) else "ViT"
     if not config.name:
         return kind
-    from ..variants import model_config  # deferred: the variant table is only needed for named configs
+    from .variants import model_config  # deferred: the variant table is only needed for named configs
 
     try:
         variant = model_config(config.name)
@@ -93,11 +94,13 @@ class ImageModel(Protocol):
 
     ``model(images)`` -> logits (B, num_classes) (the MPP wrapper: its pre-training outputs);
     ``model.embed(images)`` -> the image representation (B, embed_dim); ``config`` is the typed architecture
-    (ViTConfig / BiTConfig); ``info`` the declared rest.
+    (ViTConfig / BiTConfig); ``info`` the declared rest; ``training`` whether it is in training mode. What the
+    trainer needs besides is ``vitkit.models.trainable.TrainableModel``.
     """
 
     config: Any
     info: ModelInfo
+    training: bool
 
     def __call__(self, images: torch.Tensor, *args: Any, **kwargs: Any) -> Any: ...
 

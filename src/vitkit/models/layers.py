@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ViTConfig
+from .config import ViTConfig
 from .init import xavier_uniform_chunks_
 
 

@@ -25,9 +25,11 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
-from ..config import BiTConfig, ResNetConfig
+from .config import BiTConfig, ResNetConfig
 from .info import DeclaresInfo, ModelInfo, model_name
+from .trainable import TrainableModel
 
 
 def same_tf_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -208,6 +210,7 @@ class ResNetBody(nn.Module):
             chans = 4 * width * 2**i
         self.stages = nn.ModuleList(stages)
         self.norm = None if post_act else nn.GroupNorm(cfg.gn_groups, chans, eps=cfg.gn_eps)
+        self.grad_checkpointing = False  # recompute each unit's activations in the backward pass
         self.reset_parameters()
 
     @property
@@ -255,7 +258,11 @@ class ResNetBody(nn.Module):
             x = F.relu(x)
         x = self.pool(x)
         for i, stage in enumerate(self.stages, 1):
-            x = stage(x)
+            if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+                for unit in stage.units:
+                    x = checkpoint(unit, x, use_reentrant=False)
+            else:
+                x = stage(x)
             if feats is not None:
                 feats[f"block{i}"] = x
         if self.norm is not None:
@@ -263,7 +270,7 @@ class ResNetBody(nn.Module):
         return x
 
 
-class BiTResNet(DeclaresInfo, nn.Module):
+class BiTResNet(DeclaresInfo, nn.Module, TrainableModel):
     """A BiT classifier (the paper's CNN baselines): ResNet body -> global average pool -> linear head.
 
     The head is zero-initialised, as for fine-tuning in the paper; ``num_classes=0`` means no head
@@ -320,3 +327,11 @@ class BiTResNet(DeclaresInfo, nn.Module):
     def no_weight_decay(self) -> set[str]:
         """Names of parameters to exempt from weight decay: none (the paper names no exemptions)."""
         return set()
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each bottleneck unit's activations in the backward pass instead of storing them."""
+        self.body.grad_checkpointing = enable
+
+    def fsdp_units(self) -> list[nn.Module]:
+        """None: FSDP shards a BiT model as one unit (per-unit sharding is not tried yet)."""
+        return []

@@ -13,11 +13,12 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import ViTConfig
+from .config import ViTConfig
 from .info import DeclaresInfo, ModelInfo, model_name
 from .init import lecun_normal_
 from .layers import Block
 from .posemb import ADDITIVE, RelativePositionBias, num_sets
+from .trainable import TrainableModel
 
 
 class PatchEmbed(nn.Module):
@@ -60,7 +61,7 @@ class PatchEmbed(nn.Module):
         return x
 
 
-class VisionTransformer(DeclaresInfo, nn.Module):
+class VisionTransformer(DeclaresInfo, nn.Module, TrainableModel):
     """ViT for images of any size the patch size divides (position embeddings are resized to fit).
 
     ``forward(x)`` -> logits; ``forward_features`` -> all tokens after the final LayerNorm;
@@ -146,6 +147,10 @@ class VisionTransformer(DeclaresInfo, nn.Module):
     def no_weight_decay(self) -> set[str]:
         """Parameters the recipes exclude from weight decay: class token and position embeddings."""
         return {n for n, _ in self.named_parameters() if n.startswith(("cls_token", "pos_embed", "rel_pos"))}
+
+    def fsdp_units(self) -> list[nn.Module]:
+        """FSDP shards each transformer block on its own."""
+        return list(self.blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x, class_token_only=self._reads_class_token))

@@ -6,7 +6,7 @@ runs, resume; ``claims``/``workers``: several processes), ``stats``/``report``/`
 (results.json, table.md, PNGs).
 """
 
-from .decl import Experiment, ExperimentError
+from .declaration import Experiment, ExperimentError
 from .experiment import builtin_names, load_experiment
 from .runner import Progress, run_experiment
 

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .decl import BUDGETS, KINDS, RUN_FIELDS, Experiment, ExperimentError, RunDecl
+from .declaration import BUDGETS, KINDS, RUN_FIELDS, Experiment, ExperimentError, RunDecl
 from .validate import validate
 
 _NAME = re.compile(r"^[A-Za-z0-9_.@=+-]+$")

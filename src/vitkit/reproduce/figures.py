@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .decl import Experiment
+from .declaration import Experiment
 
 DPI = 90
 

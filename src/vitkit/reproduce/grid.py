@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..atomic import write_atomic
 from .claims import claim, claim_path
-from .decl import Experiment, RunDecl
+from .declaration import Experiment, RunDecl
 from .jobs import execute
-from .tagged import tagged_output
+from .tagged_output import tagged_output
 
 RESULT_FILE = "result.json"
 

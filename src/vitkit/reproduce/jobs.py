@@ -15,7 +15,7 @@ from typing import Any
 from ..train import TrainSpec, train
 from ..train.runlog import last_logged
 from ..train.spec import CONFIG_FILE, route_sets
-from .decl import ExperimentError, RunDecl
+from .declaration import ExperimentError, RunDecl
 
 
 def execute(run: RunDecl, folder: Path, seed: int, parent: Path | None, device: str | None) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def _train(run: RunDecl, folder: Path, seed: int, parent: Path | None, device: s
 def training_flops(folder: Path, steps: int, batch_size: int) -> float:
     """Training FLOPs as the paper's compute axis counts them: 3 x forward (forward + backward), 2 per MAC."""
     from ..checkpoint import load
-    from ..flops import count_macs
+    from ..models.flops import count_macs
 
     model = load(str(folder / "final.safetensors"))
     return 6.0 * count_macs(model.config) * steps * batch_size
@@ -101,7 +101,7 @@ def training_flops(folder: Path, steps: int, batch_size: int) -> float:
 def _fewshot(run: RunDecl, seed: int, parent: Path | None, device: str | None) -> dict[str, Any]:
     from ..checkpoint import load
     from ..data import open_dataset
-    from ..device import pick_device
+    from ..runtime.device import pick_device
     from ..use.embed import embed_dataset
     from ..use.fewshot import run_fewshot
     from ..use.fewshot_model import pool_features

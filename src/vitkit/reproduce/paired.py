@@ -16,12 +16,12 @@ from typing import Any
 
 from ..atomic import write_atomic
 from ..use.compare import compare_seeds
-from .decl import Experiment
+from .declaration import Experiment
 from .grid import RESULT_FILE, run_folder
 
 
 def _correct(folder: Path, data: str) -> list[bool]:
-    from ..use.correct import correct_per_image
+    from ..use.per_image import correct_per_image
 
     cache = folder / f"correct-{re.sub(r'[^A-Za-z0-9_.@-]+', '_', data)}.json"
     result = folder / RESULT_FILE

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_atomic
-from .decl import Experiment
+from .declaration import Experiment
 from .stats import fmt, summarize_runs
 
 

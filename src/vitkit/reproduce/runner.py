@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .decl import Experiment, RunDecl
+from .declaration import Experiment, RunDecl
 from .grid import RESULT_FILE, is_done, planned, run_folder, work
 from .report import write_report
 from .workers import run_in_processes

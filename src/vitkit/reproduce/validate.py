@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import ConfigError
 from ..data.builtin import BUILTIN, SPLITS, is_builtin
 from ..data.subsets import split_subset
+from ..errors import ConfigError
+from ..models.variants import model_config
 from ..train.spec import route_sets
-from ..variants import model_config
-from .decl import COMPARE_FIELDS, FIGURE_KINDS, TARGET_FIELDS, Experiment, ExperimentError, RunDecl
+from .declaration import COMPARE_FIELDS, FIGURE_KINDS, TARGET_FIELDS, Experiment, ExperimentError, RunDecl
 
 
 def validate(exp: Experiment) -> None:

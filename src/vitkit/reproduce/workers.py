@@ -16,7 +16,7 @@ from multiprocessing import connection, get_context
 from pathlib import Path
 
 from ..errors import VitkitError
-from .decl import Experiment, ExperimentError
+from .declaration import Experiment, ExperimentError
 from .grid import work
 
 # torchrun's variables: a grid worker's own training runs are single-process runs, not ranks of one job

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 ENV_VAR = "VITKIT_API_KEY"
 PROTECTED_PREFIX = "/v1/"

@@ -71,8 +71,8 @@ def _median_seconds(fn: Callable[[], Any], budget_s: float, min_calls: int = 5) 
 @torch.inference_mode()
 def offline_figures(checkpoint: Path, batch: int, budget_s: float) -> dict[str, float]:
     """Offline ``predict`` on preprocessed tensors: images/s at ``batch``, and one batch-1 forward in ms."""
+    from vitkit.models.transform import transform_for
     from vitkit.use.backend import load_for_inference
-    from vitkit.use.predict import transform_for
 
     model = load_for_inference(checkpoint)
     size = transform_for(model).image_size

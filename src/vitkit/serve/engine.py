@@ -19,9 +19,10 @@ from ..data import build_transform
 from ..data.transforms import eval_resize_size
 from ..inspect.attention_distance import iter_attention
 from ..inspect.rollout import attention_rollout, upsample_maps
+from ..models.transform import transform_for
 from ..models.vit import VisionTransformer
 from ..use.backend import Backend, load_for_inference
-from ..use.predict import model_device, transform_for
+from ..use.predict import model_device
 from .errors import RequestError
 
 
@@ -39,7 +40,7 @@ class Engine:
         say: Any = None,
     ):
         from ..checkpoint import load
-        from ..device import pick_device
+        from ..runtime.device import pick_device
         from ..use.backend import backend_name, file_kind
 
         self.checkpoint = str(checkpoint)

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ConfigError
+from ..collection.read import load_embeddings
 from ..data import DataError, load_image
-from ..use.embed import Embeddings, load_embeddings
+from ..errors import ConfigError
+from ..use.embeddings_file import Embeddings
 from ..use.neighbors import Query, neighbors
 from .errors import RequestError
 

@@ -12,8 +12,8 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from ..config import ConfigError
 from ..data.decode import get_max_image_pixels, set_max_image_pixels
+from ..errors import ConfigError
 from .app import ServeOptions, create_app
 from .engine import Engine
 from .gallery import Gallery
@@ -52,7 +52,7 @@ def check_address(host: str, port: int) -> None:
 
 def build_app(spec: ServerSpec):
     """Load everything ``spec`` names and return the ASGI app (errors are vitkit's one-line ones)."""
-    from ..cli.backend_arg import say
+    from ..use.backend import say
 
     engine = Engine(
         spec.checkpoint, backend=spec.backend, device=spec.device, max_batch=spec.options.max_batch, say=say

@@ -11,6 +11,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..models.trainable import TrainableModel
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -72,15 +74,17 @@ def gather_objects(obj: Any, d: Dist) -> list[Any]:
     return out
 
 
-def wrap(model: nn.Module, d: Dist, device: torch.device, fsdp: bool) -> nn.Module:
-    """DDP (or FSDP2 ``fully_shard`` per block when ``fsdp``) around ``model``; the model itself when alone."""
+def wrap(model: TrainableModel, d: Dist, device: torch.device, fsdp: bool) -> nn.Module:
+    """DDP (or FSDP2 ``fully_shard`` per ``model.fsdp_units()`` when ``fsdp``) around ``model``; the model itself
+    when alone."""
+    assert isinstance(model, nn.Module)  # a TrainableModel that is a torch module (typing has no intersection)
     if not d.enabled:
         return model
     if fsdp:
         from torch.distributed.fsdp import fully_shard
 
-        for block in getattr(model, "blocks", []):
-            fully_shard(block)
+        for unit in model.fsdp_units():
+            fully_shard(unit)
         return fully_shard(model)
     ids = [device.index or 0] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)

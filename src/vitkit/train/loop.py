@@ -20,12 +20,15 @@ from torch import nn
 
 from ..checkpoint import load
 from ..checkpoint.native import save_state
-from ..config import ConfigError
-from ..data import DataError, TransformConfig, make_loader, open_dataset
-from ..device import pick_device
+from ..data import DataError, make_loader, open_dataset
+from ..errors import ConfigError
 from ..models.build import build_model
+from ..models.config import ViTConfig
+from ..models.trainable import TrainableModel
+from ..models.transform import transform_for
+from ..models.variants import model_config
+from ..runtime.device import pick_device
 from ..use.evaluate import EvalResult, all_reduce_result, evaluate
-from ..variants import model_config
 from . import distributed as dist_utils
 from .ema import EMA
 from .errors import TrainingError
@@ -70,7 +73,7 @@ class Trainer:
         self.val_set = self._open(spec.val) if spec.val else None
         torch.manual_seed(spec.seed)
         self.model = self._build_model()
-        self.transform = self._transform()
+        self.transform = transform_for(self.model, spec.transform_overrides)
         self.train_module = self._train_module()
         dist_utils.seed_per_rank(spec.seed, self.dist)  # after initialisation, which stays the same on every rank
         self.steps_per_epoch = len(self.train_set) // self.recipe.batch_size
@@ -104,19 +107,19 @@ class Trainer:
         data.validate()
         return data
 
-    def _build_model(self) -> nn.Module:
+    def _build_model(self) -> TrainableModel:
         spec, r = self.spec, self.recipe
         overrides = dict(spec.model_overrides)
         if spec.image_size:
             overrides["image_size"] = spec.image_size
         if spec.model is not None:
-            if r.dropout_rate is not None and hasattr(model_config(spec.model), "dropout_rate"):  # BiT has none
+            if r.dropout_rate is not None and isinstance(model_config(spec.model), ViTConfig):  # BiT has none
                 overrides.setdefault("dropout_rate", r.dropout_rate)
             model = build_model(model_config(spec.model, num_classes=len(self.classes), **overrides))
         else:
             model = load(spec.init, image_size=spec.image_size, num_classes=len(self.classes), drop_pre_logits=True)
             overrides.pop("image_size", None)
-            if r.dropout_rate is not None and hasattr(model.config, "dropout_rate"):
+            if r.dropout_rate is not None and isinstance(model.config, ViTConfig):
                 overrides.setdefault("dropout_rate", r.dropout_rate)
             if overrides:  # e.g. the recipe's dropout: rebuild with the same weights
                 state, info = model.state_dict(), model.info
@@ -128,7 +131,7 @@ class Trainer:
             model.set_grad_checkpointing(True)
         return model.to(self.device)
 
-    def _train_module(self) -> nn.Module:
+    def _train_module(self) -> TrainableModel:
         """What the optimizer updates and ``last.pt`` holds: the model itself, or for masked patch
         prediction the ViT with its [mask] embedding and colour head (weights files keep the ViT alone)."""
         if self.recipe.objective != "mpp":
@@ -137,16 +140,9 @@ class Trainer:
 
         return MPPModel(self.model, self.transform.mean, self.transform.std)
 
-    def _transform(self) -> TransformConfig:
-        stored = self.model.info.transform
-        base = TransformConfig.from_dict(stored) if stored else TransformConfig()
-        cfg = self.model.config
-        kw = {"image_size": cfg.image_size, "in_chans": cfg.in_chans, **self.spec.transform_overrides}
-        return TransformConfig.from_dict({**base.to_dict(), **kw})
-
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         r = self.recipe
-        skip = self.train_module.no_weight_decay() if hasattr(self.train_module, "no_weight_decay") else set()
+        skip = self.train_module.no_weight_decay()
         decay, no_decay = [], []
         for name, p in model.named_parameters():
             if not p.requires_grad:
@@ -252,7 +248,7 @@ class Trainer:
                     "(undecodable images skipped, or uneven shards)"
                 )
             images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
-            sync = i == r.accum_steps - 1 or not hasattr(model, "no_sync")
+            sync = i == r.accum_steps - 1 or not isinstance(model, nn.parallel.DistributedDataParallel)
             with contextlib.nullcontext() if sync else model.no_sync():
                 with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
                     loss, stats = objective(forward, images, labels)

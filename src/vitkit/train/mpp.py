@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError
+from ..errors import ConfigError
 from ..models.info import DeclaresInfo, ModelInfo
+from ..models.trainable import TrainableModel
 from ..models.vit import VisionTransformer
 
 COLOUR_BITS = 3
@@ -111,7 +112,7 @@ class MPPHead(nn.Linear):
         nn.init.zeros_(self.bias)
 
 
-class MPPModel(DeclaresInfo, nn.Module):
+class MPPModel(DeclaresInfo, nn.Module, TrainableModel):
     """A ViT with the [mask] embedding and the 512-way colour head of masked patch prediction.
 
     ``forward(images, mask_rate)`` -> ``(logits (B, N, 512), targets (B, N), masked (B, N))``. ``mean``/``std``:
@@ -137,11 +138,6 @@ class MPPModel(DeclaresInfo, nn.Module):
         self.to(ref.device)
 
     @property
-    def blocks(self) -> nn.ModuleList:
-        """The ViT's blocks (FSDP shards per block: ``distributed.wrap`` looks for ``blocks``)."""
-        return self.vit.blocks
-
-    @property
     def config(self) -> Any:
         """The ViT's config (the ``ImageModel`` protocol)."""
         return self.vit.config
@@ -157,6 +153,18 @@ class MPPModel(DeclaresInfo, nn.Module):
 
     def no_weight_decay(self) -> set[str]:
         return {f"vit.{name}" for name in self.vit.no_weight_decay()} | {"mask_token"}
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.vit.set_grad_checkpointing(enable)
+
+    def fsdp_units(self) -> list[nn.Module]:
+        """The ViT's blocks, one by one."""
+        return self.vit.fsdp_units()
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """The ViT's classifier, replaced and frozen like the old one (this objective does not train it)."""
+        self.vit.reset_classifier(num_classes)
+        self.vit.head.requires_grad_(False)
 
     def patch_pixels(self) -> tuple[int, int]:
         """Image pixels one token covers (the patch, times the ResNet stem's reduction in hybrids)."""

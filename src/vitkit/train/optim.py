@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 FUSED_DEVICES = ("cpu", "cuda")
 

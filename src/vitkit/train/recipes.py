@@ -12,7 +12,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 Optimizer = Literal["adamw", "sgd"]
 Schedule = Literal["linear", "cosine", "constant"]

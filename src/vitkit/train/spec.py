@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
-from ..config import BiTConfig, ConfigError, ViTConfig
 from ..data.transforms import TransformConfig
+from ..errors import ConfigError
+from ..models.config import BiTConfig, ViTConfig
 from .recipes import Recipe, get_recipe
 
 CONFIG_FILE = "config.json"

@@ -3,7 +3,7 @@
 Which runtime is fastest depends on the model, the batch and the CPU (eager torch wins some large batches on
 MKL's AVX-512 kernels, onnxruntime most batch-1 calls, OpenVINO most on CPUs with AMX); a rule written on one
 machine is wrong on the next. So the first time a file is used at a batch size, every installed backend that
-can run it is timed for a few seconds in alternating rounds (``bench.timing.alternate``) on random images of
+can run it is timed for a few seconds in alternating rounds (``use.timing.alternate``) on random images of
 the model's size, and the winner is remembered in ``VITKIT_HOME/backends.json`` (default ``~/.cache/vitkit``)
 under the file (path and modification time), the batch, the CPU, the thread count and the runtimes' versions.
 Later calls load the winner directly. ``vitkit bench --backends CKPT`` shows the table and re-measures.
@@ -149,7 +149,7 @@ def measure(
     A backend that fails to load is recorded in ``skipped`` with its one-line reason; ``keep`` keeps the
     loaded models (``models``) so that the winner need not be loaded again.
     """
-    from ..bench.timing import Contender, alternate
+    from .timing import Contender, alternate
 
     seconds = float(os.environ.get("VITKIT_AUTO_SECONDS") or 3.0) if seconds is None else seconds
     batch = measured_batch(batch_size)
@@ -216,7 +216,7 @@ def choose(
     say: Say | None = None,
 ) -> Any:
     """The model on the backend ``auto`` picks (see the module docstring)."""
-    from ..device import pick_device
+    from ..runtime.device import pick_device
 
     say = say or (lambda _: None)
     kind = file_kind(path)

@@ -6,7 +6,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .runtimes import BACKENDS, RUNS, Backend, FileKind, Output, Say, backend_name, file_kind, installed, load_backend
+from .runtimes import (
+    BACKENDS,
+    RUNS,
+    Backend,
+    FileKind,
+    Output,
+    Say,
+    backend_name,
+    file_kind,
+    installed,
+    load_backend,
+    say,
+)
 
 __all__ = [
     "BACKENDS",
@@ -20,6 +32,7 @@ __all__ = [
     "installed",
     "load_backend",
     "load_for_inference",
+    "say",
 ]
 
 

@@ -7,10 +7,8 @@ kept with where each image came from, its label and the class names.
 and assembles the output file atomically at the end (then removes the folder). A partial folder left by
 a different job (another checkpoint, data set, transform or chunk size) is discarded.
 
-File formats: ``.npz`` with arrays ``embeddings`` (N, D) float32, ``paths`` (N,) str, ``labels`` (N,)
-int64 when known, ``classes`` and ``meta`` (a JSON string: checkpoint, data, normalisation); or
-Parquet (``pyarrow``), one row per image: ``path``, ``label``, ``embedding`` (fixed-size list of
-float32), with ``classes`` and ``meta`` in the schema metadata under ``vitkit``.
+The file (``Embeddings``, ``.npz`` or Parquet) is ``use.embeddings_file``'s; reading one back, or a folder of
+parts, is ``vitkit.collection.read.load_embeddings``.
 """
 
 from __future__ import annotations
@@ -25,80 +23,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import Dataset
 
 from ..atomic import write_atomic
-from ..data import ArrayDataset, DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
-from .embeddings_file import (  # noqa: F401 -- the embeddings file, re-exported where it always was
-    FORMATS,
-    Embeddings,
-    Format,
-    _pyarrow,
-    _read_npz,
-    _read_parquet,
-    embeddings_from_table,
-    format_for,
-    l2_normalize,
-)
+from ..data import DataError, LabeledDataset, TransformConfig, WebDataset, make_loader
+from ..data.samples import dataset_paths
+from ..models.info import ImageModel
+from ..models.transform import transform_for
+from .embeddings_file import Embeddings, Format, _pyarrow, format_for
 
 CHUNK_SIZE = 4096  # images per chunk of a resumable run
 PROGRESS_FILE = "progress.json"
-
-
-def load_embeddings(path: str | os.PathLike[str]) -> Embeddings:
-    """Read a file ``Embeddings.save`` wrote (.npz or .parquet); a DataError names what is wrong."""
-    path = Path(path)
-    if path.is_dir():  # a folder of parts from `vitkit embed -o DIR` (vitkit.collection.store)
-        from ..collection.read import read_embeddings
-
-        return read_embeddings(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such embeddings file")
-    return _read_parquet(path) if format_for(path) == "parquet" else _read_npz(path)
-
-
-def dataset_paths(dataset: LabeledDataset) -> list[str]:
-    """``describe(i)`` of every sample (for shards from one scan, not one per sample)."""
-    if isinstance(dataset, WebDataset):
-        return [f"{url}:{key}" for url, keys in zip(dataset.urls, dataset.scan().keys, strict=True) for key in keys]
-    return [dataset.describe(i) for i in range(len(dataset))]
-
-
-def dataset_labels(dataset: LabeledDataset) -> np.ndarray | None:
-    """All labels without decoding an image, when the data set knows them (arrays, folders, manifests)."""
-    if isinstance(dataset, ArrayDataset):
-        return dataset.labels.numpy()
-    samples = getattr(dataset, "samples", None)
-    if isinstance(samples, list):
-        return np.array([label for _, label in samples], dtype=np.int64)
-    return None
-
-
-class _Subset(LabeledDataset, Dataset):
-    """Samples ``indices`` of an indexable data set, described as in the full set."""
-
-    def __init__(self, dataset: LabeledDataset, indices: Sequence[int]) -> None:
-        self.dataset, self.indices, self.classes = dataset, [int(i) for i in indices], dataset.classes
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> Any:
-        return self.dataset[self.indices[index]]
-
-    def describe(self, index: int) -> str:
-        return self.dataset.describe(self.indices[index])
-
-
-def subset(dataset: LabeledDataset, indices: Sequence[int]) -> LabeledDataset:
-    """The samples ``indices`` of ``dataset`` (map-style sets only). In-memory sets stay ArrayDatasets
-    (batched transforms), which describe a sample by its position in the subset."""
-    if isinstance(dataset, WebDataset):
-        raise DataError("a subset of WebDataset shards cannot be taken by index")
-    if isinstance(dataset, ArrayDataset):
-        return dataset.subset(np.asarray(indices, dtype=np.int64), name=f"{dataset.name}:subset")
-    return _Subset(dataset, indices)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
@@ -110,7 +44,7 @@ def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
 
 @torch.inference_mode()
 def _embedded_batches(
-    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+    model: ImageModel, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     fn = model.embed  # every model kind declares it (vitkit.models.info.ImageModel)
     for images, labels in batches:
@@ -123,14 +57,14 @@ def _loader(dataset: LabeledDataset, transform: TransformConfig, batch_size: int
     return make_loader(dataset, transform, batch_size, train=False, num_workers=workers, start_index=start)
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def _model_device(model: ImageModel) -> torch.device:
     from .predict import model_device  # a torch model, or an OnnxRunner
 
     return model_device(model)
 
 
 def embed_dataset(
-    model: nn.Module,
+    model: ImageModel,
     dataset: LabeledDataset,
     transform: TransformConfig | None = None,
     *,
@@ -139,8 +73,6 @@ def embed_dataset(
     progress: bool | None = None,
 ) -> Embeddings:
     """Embed every image of ``dataset`` in order, in memory (``transform``: the checkpoint's by default)."""
-    from .predict import transform_for
-
     transform = transform or transform_for(model)
     model.eval()
     n = len(dataset)
@@ -158,14 +90,13 @@ def embed_dataset(
 
 
 def embed_images(
-    model: nn.Module,
+    model: ImageModel,
     paths: Sequence[str | os.PathLike[str]],
     transform: TransformConfig | None = None,
     batch_size: int = 64,
 ) -> np.ndarray:
     """Embeddings ``(N, D)`` float32 of image files, with the checkpoint's eval transform by default."""
     from ..data import build_transform, load_image
-    from .predict import transform_for
 
     per_image = build_transform(transform or transform_for(model), train=False)
     model.eval()
@@ -176,7 +107,7 @@ def embed_images(
     return np.concatenate(rows) if rows else np.zeros((0, _embed_dim(model)), np.float32)
 
 
-def _embed_dim(model: nn.Module) -> int:
+def _embed_dim(model: ImageModel) -> int:
     return int(model.config.embed_dim)
 
 
@@ -218,7 +149,7 @@ def _save_chunk(folder: Path, index: int, job: dict[str, Any], emb: np.ndarray, 
 
 
 def embed_to_file(
-    model: nn.Module,
+    model: ImageModel,
     dataset: LabeledDataset,
     out: str | os.PathLike[str],
     *,
@@ -239,8 +170,6 @@ def embed_to_file(
     data size, transform and chunk size. ``on_chunk(i)`` is called after chunk ``i`` is safely on disk.
     ``normalize`` scales the assembled rows to unit L2 norm (chunks keep the raw embeddings).
     """
-    from .predict import transform_for
-
     if chunk_size <= 0 or batch_size <= 0:
         raise DataError(f"chunk_size and batch_size: expected positive ints, got {chunk_size}, {batch_size}")
     if (format or format_for(out)) == "parquet":
@@ -267,7 +196,7 @@ def embed_to_file(
 
 
 def _embed_chunks(
-    model: nn.Module,
+    model: ImageModel,
     dataset: LabeledDataset,
     transform: TransformConfig,
     folder: Path,
@@ -332,6 +261,6 @@ def checkpoint_identity(path: str) -> dict[str, object]:
 def embed_image_files(checkpoint: str, device: str | None, paths: list[str]) -> np.ndarray:
     """Embeddings (N, D) of image files with a checkpoint (loaded on this call)."""
     from ..checkpoint import load
-    from ..device import pick_device
+    from ..runtime.device import pick_device
 
     return embed_images(load(checkpoint, device=pick_device(device)), paths)

@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+from ..models.info import ImageModel
 
 
 @dataclass
@@ -66,7 +67,7 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module,
+    model: ImageModel,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     num_classes: int,
     device: torch.device | str = "cpu",

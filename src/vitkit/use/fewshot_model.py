@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 
 from ..data import DataError
-from .embed import dataset_labels, embed_dataset, subset
+from ..data.samples import dataset_labels, subset
+from ..models.info import ImageModel
+from .embed import embed_dataset
 from .fewshot import run_fewshot, shot_indices
 
 
 def pool_features(
-    model: Any, data: Any, shots: list[int], seeds: int | list[int], batch_size: int
+    model: ImageModel, data: Any, shots: list[int], seeds: int | list[int], batch_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of the training pool; only the rows the draws use are embedded when the
     labels are known without decoding (the other rows stay zero and are never read)."""
@@ -28,7 +30,7 @@ def pool_features(
 
 
 def fewshot_of_model(
-    model: Any, train: Any, test: Any, shots: list[int], seeds: int, batch_size: int, names: tuple[str, str]
+    model: ImageModel, train: Any, test: Any, shots: list[int], seeds: int, batch_size: int, names: tuple[str, str]
 ) -> dict[int, dict[str, Any]]:
     """Accuracy per shot count (mean, std and per-seed) of ``model``'s frozen representation: shots drawn
     from ``train``, scored on ``test``; ``names`` (train, test) name them in errors. A class with fewer

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_atomic
-from ..config import ConfigError
 from ..data import DataError
-from .embeddings_file import Embeddings, l2_normalize
+from ..errors import ConfigError
+from .embeddings_file import Embeddings, _pyarrow, l2_normalize
 from .neighbors import _faiss, search
 
 KINDS = ("flat", "ivf", "hnsw", "ivfpq")
@@ -189,9 +189,7 @@ def build_index(
 
 
 def _store(index: Any, emb: Embeddings, out: Path, meta: dict[str, Any]) -> None:
-    from ..collection.store import pyarrow
-
-    faiss, pa = _faiss(), pyarrow()
+    faiss, pa = _faiss(), _pyarrow()
     out.mkdir(parents=True, exist_ok=True)
     data = faiss.serialize_index(index).tobytes()
     write_atomic(out / INDEX_FILE, lambda f: f.write(data))
@@ -219,8 +217,6 @@ class PersistentIndex:
 
     def __init__(self, folder: str | os.PathLike[str], params: dict[str, int] | None = None) -> None:
         faiss = _faiss()
-        from ..collection.store import pyarrow
-
         self.folder = Path(folder)
         try:
             self.meta = json.loads((self.folder / META_FILE).read_text())
@@ -237,7 +233,7 @@ class PersistentIndex:
             faiss.extract_index_ivf(self.index).make_direct_map()  # row queries: reconstruct(i)
         self.params = {**self.meta.get("params", {}), **(params or {})}
         set_params(self.index, self.meta.get("kind"), self.params)
-        pa = pyarrow()
+        pa = _pyarrow()
         try:
             rows = pa.parquet.read_table(self.folder / ROWS_FILE)
         except (OSError, pa.ArrowException) as e:

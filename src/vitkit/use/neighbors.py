@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ConfigError
 from ..data import DataError
+from ..errors import ConfigError
 from .embeddings_file import Embeddings, l2_normalize
 
 SEARCH_CHUNK = 65536  # database rows per matrix product

@@ -1,4 +1,4 @@
-"""Prediction, and the inference helpers eval and embed share: the checkpoint's own transform, the device."""
+"""Prediction, and the inference helper eval and embed share: the device a model's inputs go to."""
 
 from __future__ import annotations
 
@@ -9,15 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import TransformConfig, build_transform, load_image
-
-
-def transform_for(model: nn.Module) -> TransformConfig:
-    """The transform stored with the checkpoint, at the model's resolution; the official [-1, 1] otherwise."""
-    stored = model.info.transform
-    cfg = model.config
-    base = TransformConfig.from_dict(stored) if stored else TransformConfig()
-    return TransformConfig.from_dict({**base.to_dict(), "image_size": cfg.image_size, "in_chans": cfg.in_chans})
+from ..data import build_transform, load_image
+from ..models.info import ImageModel
+from ..models.transform import transform_for
 
 
 def model_device(model: Any) -> torch.device:
@@ -29,7 +23,7 @@ def model_device(model: Any) -> torch.device:
 
 @torch.inference_mode()
 def predict_images(
-    model: nn.Module, paths: Sequence[str | os.PathLike[str]], k: int = 5, batch_size: int = 32
+    model: ImageModel, paths: Sequence[str | os.PathLike[str]], k: int = 5, batch_size: int = 32
 ) -> list[dict[str, Any]]:
     """Top-``k`` classes with probabilities for each image file (``model``: torch, or an ``OnnxRunner``)."""
     transform = build_transform(transform_for(model), train=False)

@@ -4,18 +4,30 @@ it is installed, and a model loaded on exactly one of them. ``use.backend`` choo
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..config import ConfigError
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # the CLI's --backend option imports say() from here before torch: no torch at import
+    from ..models.info import ImageModel
+    from ..models.resnet import BiTResNet
+    from ..models.vit import VisionTransformer
 
 Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
 BACKENDS = ("torch", "onnxruntime", "openvino")
 Output = Literal["logits", "embedding"]
 FileKind = Literal["checkpoint", "onnx", "openvino"]
 Say = Callable[[str], None]
+
+
+def say(line: str) -> None:
+    """A note for the user (auto's measurement, a backend skipped): stderr, so stdout stays the result."""
+    print(line, file=sys.stderr, flush=True)
+
 
 # which backends run which file
 RUNS: dict[str, tuple[str, ...]] = {
@@ -32,37 +44,38 @@ def file_kind(path: str | os.PathLike[str]) -> FileKind:
     return "onnx" if suffix == ".onnx" else "openvino" if suffix == ".xml" else "checkpoint"
 
 
-def backend_name(model: Any) -> str:
+def backend_name(model: ImageModel) -> str:
     """Which backend runs ``model``: a runner says so (``backend``), a torch model is ``torch``."""
     return getattr(model, "backend", "torch")
 
 
 def installed(backend: str) -> bool:
     if backend == "onnxruntime":
-        from ..onnx_runner import onnxruntime_available
+        from ..onnx.runner import onnxruntime_available
 
         return onnxruntime_available()
     if backend == "openvino":
-        from ..openvino_runner import openvino_available
+        from ..onnx.openvino import openvino_available
 
         return openvino_available()
     return True
 
 
-def load_backend(path: str | os.PathLike[str], backend: str, device: str | None, output: Output) -> Any:
+def load_backend(path: str | os.PathLike[str], backend: str, device: str | None, output: Output) -> ImageModel:
     """``path`` on exactly ``backend`` (no choosing): raises a one-line ``VitkitError`` where it cannot run."""
     from ..checkpoint import load
-    from ..device import pick_device
     from ..models.head import require_classifier
+    from ..runtime.device import pick_device
 
     kind = file_kind(path)
     if backend not in RUNS[kind]:
         runs = " or ".join(RUNS[kind])
         raise ConfigError(f"--backend {backend}: {path} is {_KIND_NAME[kind]}, which runs with {runs} only")
+    model: Any  # a torch model, an OnnxRunner or an OpenVinoRunner: each an ImageModel
     if backend == "torch":
         model = load(path, device=pick_device(device))
     elif backend == "onnxruntime":
-        from ..onnx_runner import OnnxRunner
+        from ..onnx.runner import OnnxRunner
 
         if kind == "onnx":
             model = OnnxRunner(path)
@@ -70,7 +83,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
             with tempfile.TemporaryDirectory() as tmp:  # the session keeps the graph in memory
                 model = OnnxRunner(_export(load(path), Path(tmp) / "model.onnx", output, backend))
     else:
-        from ..openvino_runner import OpenVinoRunner, convert_onnx, require_openvino
+        from ..onnx.openvino import OpenVinoRunner, convert_onnx, require_openvino
 
         require_openvino()
         if kind != "checkpoint":
@@ -88,10 +101,10 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
     return model
 
 
-def _export(model: Any, dest: Path, output: Output, backend: str) -> Path:
+def _export(model: VisionTransformer | BiTResNet, dest: Path, output: Output, backend: str) -> Path:
     """``model`` exported for ``backend``; a model the exporter cannot take is one line naming the option."""
     from ..errors import VitkitError
-    from ..export import export_onnx
+    from ..onnx.export import export_onnx
 
     if output == "logits":  # refused before exporting: seconds saved, and the message the torch path gives
         from ..models.head import require_classifier

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import ConfigError
+from ..errors import ConfigError
 
 
 def pick_device(name: str | None) -> torch.device:

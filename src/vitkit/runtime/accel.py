@@ -3,7 +3,7 @@
 Measured on a 2-core CPU (``vitkit bench``): compiling with inductor and frozen weights speeds inference
 up where torch's own GEMM is slow (MKL's generic kernels on AMD CPUs: inductor prepacks the weights for
 oneDNN and fuses bias and GELU into the matmuls) and for the tiniest models (per-op overhead); on MKL's
-instruction-set kernels (``vitkit.mkl_amd``) it gains 0-6% at batch 16 on ViT-Ti/S/B for more memory. It does
+instruction-set kernels (``vitkit.runtime.mkl_amd``) it gains 0-6% at batch 16 on ViT-Ti/S/B for more memory. It does
 not speed a training step up (matmul-bound either way) and costs 10-40 s, so training stays eager.
 """
 

@@ -1,9 +1,9 @@
 """onnxruntime as an inference backend: an exported model, callable like the torch model.
 
 ``OnnxRunner(path)(images)`` takes and returns torch tensors, and carries the ``config`` and ``info`` (class
-names, transform) that ``vitkit.export`` stored, so ``predict_images``, ``evaluate`` and ``vitkit.use.embed``
+names, transform) that ``vitkit.onnx.export`` stored, so ``predict_images``, ``evaluate`` and ``vitkit.use.embed``
 take it in place of a model. On CPU it outruns eager PyTorch at batch 1 (less per-op overhead, which
-dominates there) and wherever torch's MKL runs its generic kernels (AMD CPUs without ``vitkit.mkl_amd``:
+dominates there) and wherever torch's MKL runs its generic kernels (AMD CPUs without ``vitkit.runtime.mkl_amd``:
 MLAS is the faster GEMM then), at the price of more memory: it materialises attention scores and copies
 tokens between layouts (see ``vitkit bench``).
 """
@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import ConfigError, config_from_dict
-from .models.info import DeclaresInfo, ModelInfo, model_name
+from ..errors import ConfigError
+from ..models.config import config_from_dict
+from ..models.info import DeclaresInfo, ModelInfo, model_name
 
-# the metadata keys ``vitkit.export`` writes and this runner reads
+# the metadata keys ``vitkit.onnx.export`` writes and this runner reads
 META_CONFIG, META_CLASSES = "vitkit.config", "vitkit.classes"
 META_TRANSFORM, META_OUTPUT = "vitkit.transform", "vitkit.output"
 META_HEAD = "vitkit.head"  # the exported model's head: valid | zeroed | absent (models.head.head_state)

@@ -17,9 +17,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .config import ViTConfig
-from .errors import VitkitError
-from .onnx_runner import META_CLASSES, META_CONFIG, META_HEAD, META_OUTPUT, META_TRANSFORM, OnnxRunner
+from ..errors import VitkitError
+from ..models.config import ViTConfig
+from .runner import META_CLASSES, META_CONFIG, META_HEAD, META_OUTPUT, META_TRANSFORM, OnnxRunner
 
 # "both": logits and the representation y from one pass (the int8 files of ``vitkit quantize``, which
 # predict and embed both read)
@@ -75,7 +75,7 @@ def _dynamic_shapes(cfg: Any, dynamic_batch: bool, dynamic_size: bool) -> dict[s
 
 def metadata(model: nn.Module, output: Output) -> dict[str, str]:
     """The file's metadata: config, class names, transform (JSON strings) and the head's state."""
-    from .models.head import head_state
+    from ..models.head import head_state
 
     meta = {META_CONFIG: json.dumps(model.config.to_dict()), META_OUTPUT: output, META_HEAD: head_state(model)}
     if model.info.classes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 BUDGETS = ("small", "full")
 KINDS = ("train", "fewshot", "inspect")

@@ -3,7 +3,8 @@
 Running the contenders in turn, round after round, spreads slow drifts of the machine (other load,
 clock changes, thermal state) over all of them instead of charging them to whichever ran last. Each
 sample times enough back-to-back steps to last ``min_sample_s`` (calibrated from the warm-up), so timer
-resolution and per-call jitter stay small against the sample.
+resolution and per-call jitter stay small against the sample. ``--backend auto`` (``use.autobackend``) and
+``vitkit bench`` both measure this way.
 """
 
 from __future__ import annotations

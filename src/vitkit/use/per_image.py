@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 
 import torch
-from torch import nn
 
 from ..data import make_loader, open_dataset
-from .predict import model_device, transform_for
+from ..models.info import ImageModel
+from ..models.transform import transform_for
+from .predict import model_device
 
 
 @torch.inference_mode()
-def correct_per_image(model: nn.Module | str | os.PathLike[str], data: str, batch_size: int = 256) -> list[bool]:
+def correct_per_image(model: ImageModel | str | os.PathLike[str], data: str, batch_size: int = 256) -> list[bool]:
     """Top-1 right or wrong for each image of ``data`` (a data spec), in the data set's order, with the
     checkpoint's own transform; ``model`` is a model or anything ``vitkit.load`` opens (a run folder)."""
-    if not isinstance(model, nn.Module):
+    if isinstance(model, (str, os.PathLike)):
         from .. import load
 
         model = load(model)

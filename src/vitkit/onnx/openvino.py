@@ -22,9 +22,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .config import ConfigError, config_from_dict
-from .models.info import DeclaresInfo, ModelInfo, model_name
-from .onnx_runner import META_CLASSES, META_CONFIG, META_HEAD, META_OUTPUT, META_TRANSFORM
+from ..errors import ConfigError
+from ..models.config import config_from_dict
+from ..models.info import DeclaresInfo, ModelInfo, model_name
+from .runner import META_CLASSES, META_CONFIG, META_HEAD, META_OUTPUT, META_TRANSFORM
 
 META_PRECISION = "vitkit.precision"  # fp32 (exports) | int8 (vitkit quantize)
 META_QUANTIZATION = "vitkit.quantization"  # JSON: how it was quantised and the accuracies measured

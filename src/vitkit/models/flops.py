@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .build import build_model
 from .config import ModelConfig
-from .models.build import build_model
 
 
 def count_macs(cfg: ModelConfig, executed: bool = False) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .config import BiTConfig, ConfigError, ModelConfig, ResNetConfig, ViTConfig
+from ..errors import ConfigError
+from .config import BiTConfig, ModelConfig, ResNetConfig, ViTConfig
 
 # name: (hidden_size, num_layers, mlp_dim, num_heads) -- paper Table 1 (+ Ti, S from DeiT / AugReg)
 SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -70,6 +71,7 @@ _BIT = re.compile(r"^BiT-R(?P<depth>\d+)x(?P<width>\d+)$")
 
 def model_config(name: str, **overrides: Any) -> ModelConfig:
     """The config of a named variant with ``overrides`` (config field names) applied."""
+    cfg: ModelConfig
     if m := _VIT.match(name):
         cfg = _vit_config(name, m)
     elif m := _BIT.match(name):
@@ -93,7 +95,13 @@ def _vit_config(name: str, m: re.Match[str]) -> ViTConfig:
         resnet = ResNetConfig(stages, 1)
         patch = 1
     return ViTConfig(
-        hidden_size=hidden, num_layers=layers, mlp_dim=mlp, num_heads=heads, patch_size=patch, resnet=resnet, name=name
+        hidden_size=hidden,
+        num_layers=layers,
+        mlp_dim=mlp,
+        num_heads=heads,
+        patch_size=(patch, patch),
+        resnet=resnet,
+        name=name,
     )
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Any, Literal, TypeVar, get_args, get_type_hints
 
-from .errors import VitkitError
+from ..errors import ConfigError
 
 Classifier = Literal["token", "gap"]
 PosEmb = Literal["none", "learned_1d", "learned_2d", "relative", "sincos_2d"]
@@ -23,17 +23,13 @@ ResNetUnit = Literal["post_act", "pre_act"]
 ResNetPadding = Literal["same_tf", "fixed"]
 
 
-class ConfigError(VitkitError, ValueError):
-    """An option, or a combination of options, that cannot build a model."""
-
-
-def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
+def _pair(value: object, name: str) -> tuple[int, int]:
     """``value`` as (height, width) of positive ints (image and patch sizes), or a one-line ConfigError."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
-    ok = isinstance(value, (tuple, list)) and len(value) == 2
-    if ok and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-        return (int(value[0]), int(value[1]))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            return (int(value[0]), int(value[1]))
     raise ConfigError(f"{name}: expected a positive int or a pair of positive ints, got {value!r}")
 
 
@@ -102,12 +98,12 @@ class ResNetConfig:
         """Channels of the last stage's output (the root's when there are no stages)."""
         if not self.num_layers:
             return self.width
-        return self.width * 2 ** (len(self.num_layers) - 1) * 4
+        return self.width * 4 << (len(self.num_layers) - 1)
 
     @property
     def reduction(self) -> int:
         """Total downsampling: 4x in the root, 2x per stage after the first."""
-        return 4 * 2 ** max(len(self.num_layers) - 1, 0)
+        return 4 << max(len(self.num_layers) - 1, 0)
 
 
 @dataclass(frozen=True)
@@ -233,7 +229,10 @@ class BiTConfig:
 ModelConfig = ViTConfig | BiTConfig
 
 
-def _replace(cfg: Any, changes: dict[str, Any]) -> Any:
+_Config = TypeVar("_Config", ViTConfig, BiTConfig)
+
+
+def _replace(cfg: _Config, changes: dict[str, Any]) -> _Config:
     names = {f.name for f in dataclasses.fields(cfg)}
     unknown = sorted(set(changes) - names)
     if unknown:
@@ -245,7 +244,7 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
     """Rebuild a config written by ``to_dict`` (e.g. from checkpoint metadata)."""
     data = dict(data)
     arch = data.pop("arch", "vit")
-    cls = {"vit": ViTConfig, "bit": BiTConfig}.get(arch)
+    cls: type[ViTConfig] | type[BiTConfig] | None = {"vit": ViTConfig, "bit": BiTConfig}.get(arch)
     if cls is None:
         raise ConfigError(f"arch: expected 'vit' or 'bit', got {arch!r}")
     if isinstance(data.get("resnet"), dict):

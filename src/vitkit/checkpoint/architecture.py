@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..config import ResNetConfig
+from ..models.config import ResNetConfig
 from .errors import CheckpointError
 
 

@@ -9,7 +9,7 @@ import pytest
 from vitkit.cli.main import main
 from vitkit.data import DataError, open_dataset
 
-MNIST_RUNS = {"finetune-mpp": (0, 1), "scratch": (0,)}  # the 10-minute demo: scratch once, paired with both seeds
+MNIST_RUNS = {"finetune-mpp": (0, 1), "scratch": (0, 1)}  # fine-tuning and scratch, two seeds each
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +44,12 @@ def test_demo_quick_runs_every_stage(quick_demo, capsys):
             assert (out / name / f"s{seed}" / "final.safetensors").is_file()
     assert set(report["comparisons"]) == {"finetune-mpp vs scratch"}
     cmp = report["comparisons"]["finetune-mpp vs scratch"]
-    scratch = runs["scratch"]["per_seed"][0]["top1"]  # one scratch run, paired with each fine-tuning seed
-    for seed, p in enumerate(cmp["per_seed"]):
+    assert len(cmp["per_seed"]) == 2
+    for seed, p in enumerate(cmp["per_seed"]):  # seed s of fine-tuning paired with seed s of scratch
         # the per-image recount agrees with the trainer's own evaluation of the same runs
         assert p["n"] == 1000
         assert p["top1_a"] == pytest.approx(runs["finetune-mpp"]["per_seed"][seed]["top1"], abs=1e-9)
-        assert p["top1_b"] == pytest.approx(scratch, abs=1e-9)
+        assert p["top1_b"] == pytest.approx(runs["scratch"]["per_seed"][seed]["top1"], abs=1e-9)
         assert p["diff"] == pytest.approx((p["only_a"] - p["only_b"]) / 1000)
     assert cmp["se"] > 0 and cmp["ci95"][0] < cmp["diff"] < cmp["ci95"][1] and 0.0 <= cmp["p"] <= 1.0
     assert len(report["targets"]) == 3 and all(t["met"] in (True, False) for t in report["targets"])
@@ -57,7 +57,8 @@ def test_demo_quick_runs_every_stage(quick_demo, capsys):
     import vitkit
 
     ft = vitkit.load(out / "finetune-mpp" / "s0")
-    assert ft.config.image_size == (40, 40) and ft.classes == [str(i) for i in range(10)]
+    assert ft.config.image_size == (56, 56) and ft.config.patch_size == (7, 7)
+    assert ft.classes == [str(i) for i in range(10)]
     assert json.loads((out / "finetune-mpp/s1/config.json").read_text())["init"] == str(out / "pretrain-mpp" / "s0")
 
 

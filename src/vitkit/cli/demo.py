@@ -6,7 +6,7 @@ import argparse
 
 from .types import positive_int
 
-HELP = "the paper's pipeline in miniature on built-in data (about 10 minutes on 2 CPU cores; --full: 30)"
+HELP = "the paper's pipeline in miniature on built-in data (about 8 minutes on 2 CPU cores; --full: 30)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

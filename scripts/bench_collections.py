@@ -2,9 +2,10 @@
 
     python scripts/bench_collections.py embed --images 20000          # 224 px JPEGs, ViT-Ti/16 and the demo model
     python scripts/bench_collections.py index --vectors 1000000       # random 384-d, every index kind
+    python scripts/bench_collections.py index --clusters 1000         # the same, as a mixture of 1000 Gaussians
     python scripts/bench_collections.py smoke                         # both, tiny (a minute)
 
-embed: ``vitkit embed`` of N decoded-from-JPEG 224 px images (the demo model at its fine-tune size, 40 px)
+embed: ``vitkit embed`` of N decoded-from-JPEG 224 px images (the demo model at its MNIST-5k size, 56 px)
 as 1 process x 2 threads (``--workers 1``) and 2 processes x 1 thread (torchrun, ``--workers 1`` each),
 against the bare forward rate of the model on ready tensors (1 process x 2 threads). Wall time includes
 start-up (model load, process group), so it is what a user waits for.
@@ -56,13 +57,14 @@ def _models(folder: Path) -> dict[str, tuple[Path, int]]:
     import torch
 
     import vitkit
-    from vitkit.demo import demo_model
+    from vitkit.demo import demo_experiment, demo_model
 
+    demo_size = demo_experiment().run("scratch").get("image_size")  # the demo's MNIST-5k resolution
     out = {}
     torch.manual_seed(0)
     for name, kwargs, size in (
         ("ViT-Ti/16", {"num_classes": 10}, 224),
-        ("demo", {**demo_model(), "image_size": 40, "num_classes": 10}, 40),
+        ("demo", {**demo_model(), "image_size": demo_size, "num_classes": 10}, demo_size),
     ):
         model = vitkit.create_model("ViT-Ti/16", **kwargs)
         path = folder / f"{name.replace('/', '-')}.safetensors"
@@ -87,7 +89,7 @@ def _bare_rate(path: Path, size: int, batch: int, seconds: float) -> float:
     )
 
 
-def _embed_run(path: Path, images: Path, out: Path, procs: int, batch: int) -> float:
+def _embed_run(path: Path, images: Path, out: Path, procs: int, batch: int, backend: str = "auto") -> float:
     args = [
         "-m",
         "vitkit",
@@ -101,6 +103,8 @@ def _embed_run(path: Path, images: Path, out: Path, procs: int, batch: int) -> f
         "--batch-size",
         str(batch),
         "--no-progress",
+        "--backend",
+        backend,
     ]
     if procs == 1:
         cmd, env = [sys.executable, *args], {**ENV, "OMP_NUM_THREADS": "2"}
@@ -112,7 +116,7 @@ def _embed_run(path: Path, images: Path, out: Path, procs: int, batch: int) -> f
     return time.perf_counter() - start
 
 
-def bench_embed(n: int, batch: int, bare_s: float) -> None:
+def bench_embed(n: int, batch: int, bare_s: float, backend: str = "auto", models: str = "ViT-Ti/16,demo") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
@@ -120,9 +124,12 @@ def bench_embed(n: int, batch: int, bare_s: float) -> None:
         print(f"{n} JPEGs of 224 px written in {time.perf_counter() - t:.1f} s", flush=True)
         rows = []
         for name, (path, size) in _models(tmp).items():
+            if name not in models.split(","):
+                continue
             bare = _bare_rate(path, size, batch, bare_s)
             for procs in (1, 2):
-                wall = _embed_run(path, tmp / "images", tmp / f"out-{name.replace('/', '-')}-{procs}", procs, batch)
+                out = tmp / f"out-{name.replace('/', '-')}-{procs}"
+                wall = _embed_run(path, tmp / "images", out, procs, batch, backend)
                 rows.append([name, size, f"{procs} x {2 // procs}", round(bare, 1), round(wall, 1), round(n / wall, 1)])
                 print(rows[-1], flush=True)
     print()
@@ -132,17 +139,34 @@ def bench_embed(n: int, batch: int, bare_s: float) -> None:
 # ------------------------------------------------------------------------------------------ index
 
 
-def _index_one(kind: str, n: int, d: int, queries: int) -> dict:
+def _vectors(n: int, d: int, clusters: int) -> np.ndarray:
+    """``n`` random ``d``-d vectors: plain Gaussian (``clusters`` = 0: no structure, the hardest case for an
+    index), or a mixture of ``clusters`` Gaussians, each row a random centre plus noise of the same scale as
+    the spread between centres (closer to real embeddings, which cluster by content)."""
+    rng = np.random.default_rng(0)
+    if not clusters:
+        return rng.standard_normal((n, d), dtype=np.float32)
+    centres = rng.standard_normal((clusters, d), dtype=np.float32)
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    for start in range(0, n, 100_000):  # in slices: no second n x d temporary
+        part = slice(start, min(n, start + 100_000))
+        x[part] += centres[rng.integers(0, clusters, part.stop - part.start)]
+    return x
+
+
+def _index_one(kind: str, n: int, d: int, queries: int, clusters: int = 0) -> dict:
     from vitkit.use.embeddings_file import Embeddings
     from vitkit.use.index import PersistentIndex, build_index
 
-    x = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)
+    x = _vectors(n, d, clusters)
     emb = Embeddings(x, [f"r{i}" for i in range(n)])
     del x
     with tempfile.TemporaryDirectory() as tmp:
         report = build_index(emb, Path(tmp) / "ix", kind, queries=queries)
         meta = report.meta
-        index = PersistentIndex(Path(tmp) / "ix")
+        t = time.perf_counter()
+        index = PersistentIndex(Path(tmp) / "ix")  # what `vitkit neighbors` and `serve --neighbors` do at start-up
+        load_s = time.perf_counter() - t
         q = emb.embeddings[np.random.default_rng(1).choice(n, queries, replace=False)]
         lat = []
         for row in q:
@@ -154,6 +178,7 @@ def _index_one(kind: str, n: int, d: int, queries: int) -> dict:
         "kind": kind,
         "params": meta["params"],
         "build_s": meta["build_seconds"],
+        "load_s": load_s,
         "peak_rss_mb": peak_mb,
         "p50_ms": 1000 * float(np.percentile(lat, 50)),
         "p99_ms": 1000 * float(np.percentile(lat, 99)),
@@ -162,10 +187,10 @@ def _index_one(kind: str, n: int, d: int, queries: int) -> dict:
     }
 
 
-def bench_index(n: int, d: int, kinds: list[str], queries: int) -> None:
+def bench_index(n: int, d: int, kinds: list[str], queries: int, clusters: int = 0) -> None:
     rows = []
     for kind in kinds:
-        cmd = [sys.executable, __file__, "index-one", kind, str(n), str(d), str(queries)]
+        cmd = [sys.executable, __file__, "index-one", kind, str(n), str(d), str(queries), str(clusters)]
         r = json.loads(
             subprocess.run(cmd, env=ENV, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         )
@@ -175,6 +200,7 @@ def bench_index(n: int, d: int, kinds: list[str], queries: int) -> None:
                 kind,
                 params,
                 round(r["build_s"], 1),
+                round(r.get("load_s", float("nan")), 2),
                 round(r["peak_rss_mb"]),
                 round(r["p50_ms"], 3),
                 round(r["p99_ms"], 3),
@@ -184,8 +210,14 @@ def bench_index(n: int, d: int, kinds: list[str], queries: int) -> None:
         )
         print(rows[-1], flush=True)
     print()
-    print(f"{n} random {d}-d vectors, {queries} held-out queries, k=10")
-    print(_table(["kind", "params", "build s", "peak RSS MB", "p50 ms", "p99 ms", "recall@10", "exact ms/query"], rows))
+    what = f"a mixture of {clusters} Gaussians" if clusters else "plain Gaussian"
+    print(f"{n} random {d}-d vectors ({what}), {queries} held-out queries, k=10")
+    print(
+        _table(
+            ["kind", "params", "build s", "load s", "peak RSS MB", "p50 ms", "p99 ms", "recall@10", "exact ms/query"],
+            rows,
+        )
+    )
 
 
 def main() -> None:
@@ -195,22 +227,25 @@ def main() -> None:
     e.add_argument("--images", type=int, default=20000)
     e.add_argument("--batch-size", type=int, default=64)
     e.add_argument("--bare-seconds", type=float, default=20.0)
+    e.add_argument("--backend", default="auto", help="vitkit embed --backend (the bare rate is eager torch)")
+    e.add_argument("--models", default="ViT-Ti/16,demo")
     i = sub.add_parser("index")
     i.add_argument("--vectors", type=int, default=1_000_000)
     i.add_argument("--dim", type=int, default=384)
     i.add_argument("--kinds", default="flat,ivf,hnsw,ivfpq")
     i.add_argument("--queries", type=int, default=1000)
+    i.add_argument("--clusters", type=int, default=0, help="0: plain Gaussian vectors; K: a mixture of K Gaussians")
     one = sub.add_parser("index-one")
-    for name in ("kind", "n", "d", "queries"):
+    for name in ("kind", "n", "d", "queries", "clusters"):
         one.add_argument(name)
     sub.add_parser("smoke")
     args = p.parse_args()
     if args.what == "embed":
-        bench_embed(args.images, args.batch_size, args.bare_seconds)
+        bench_embed(args.images, args.batch_size, args.bare_seconds, args.backend, args.models)
     elif args.what == "index":
-        bench_index(args.vectors, args.dim, args.kinds.split(","), args.queries)
+        bench_index(args.vectors, args.dim, args.kinds.split(","), args.queries, args.clusters)
     elif args.what == "index-one":
-        print(json.dumps(_index_one(args.kind, int(args.n), int(args.d), int(args.queries))))
+        print(json.dumps(_index_one(args.kind, int(args.n), int(args.d), int(args.queries), int(args.clusters))))
     else:
         bench_embed(40, 16, 1.0)
         bench_index(20000, 384, ["flat", "ivf", "hnsw", "ivfpq"], 100)

@@ -170,11 +170,22 @@ def test_a_run_can_be_limited_to_one_budget(tmp_path):
     assert "long" in {r.name for r in load_experiment(str(path), "full").runs}
 
 
+def test_seeded_may_differ_by_budget(tmp_path):
+    path = tmp_path / "seeded.toml"
+    once = '[[run]]\nname = "once"\nuse = "vit"\nseeded = {small = false, full = true}\n'
+    path.write_text(TINY.format(steps=4) + "\n" + once)
+    assert not load_experiment(str(path), "small").run("once").seeded
+    assert load_experiment(str(path), "full").run("once").seeded
+
+
 def test_the_demo_is_declared_as_an_experiment():
     small, full = load_experiment("demo", "small"), load_experiment("demo", "full")
     assert [c["b"] for c in full.comparisons if c["a"] == "finetune-mpp"] == ["scratch", "finetune"]
     assert [(c["a"], c["b"]) for c in small.comparisons] == [("finetune-mpp", "scratch")]  # budgets = ["full"]
-    assert "finetune" not in {r.name for r in small.runs} and not small.run("scratch").seeded
+    assert "finetune" not in {r.name for r in small.runs} and small.run("scratch").seeded
+    # the 10-minute budget: 7x7 patches and fine-tuning at 56 px; the full one: 4x4 patches at 40 px
+    assert small.run("scratch").get("set")["patch_size"] == 7 and small.run("finetune-mpp").get("image_size") == 56
+    assert full.run("scratch").get("set")["patch_size"] == 4 and full.run("finetune-mpp").get("image_size") == 40
     for exp in (small, full):
         assert {"run": "pretrain", "metric": "top1", "at_least": 0.87} in exp.targets
         assert not exp.run("pretrain").seeded and exp.run("finetune-mpp").parent == "pretrain-mpp"

@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=["auto", "torch", "onnxruntime", "openvino"],
         default="auto",
-        help="vitkit's inference backend (auto: onnxruntime on CPU at batch 1 when installed, as measured)",
+        help="vitkit's inference backend (auto: the one measured fastest for the model and batch on this machine)",
     )
     p.add_argument(
         "--backends",

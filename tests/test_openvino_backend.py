@@ -139,3 +139,15 @@ def test_runners_freed_in_any_order_leave_signals_deliverable(ckpt):
         [sys.executable, "-c", FREED_OUT_OF_ORDER, str(ckpt)], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "survived", (proc.returncode, proc.stderr[-2000:])
+
+
+@pytest.mark.parametrize(
+    "where, cls, graph", [("runner", "OnnxRunner", "ONNX"), ("openvino", "OpenVinoRunner", "OpenVINO")]
+)
+def test_runners_take_the_model_mode_api_and_refuse_training(where, cls, graph):
+    import importlib
+
+    runner = object.__new__(getattr(importlib.import_module(f"vitkit.onnx.{where}"), cls))
+    assert runner.training is False and runner.eval() is runner and runner.train(False) is runner
+    with pytest.raises(RuntimeError, match=f"^an {graph} graph runs inference only$"):
+        runner.train()

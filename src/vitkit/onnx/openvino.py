@@ -25,6 +25,7 @@ import torch
 from ..errors import ConfigError
 from ..models.config import config_from_dict
 from ..models.info import DeclaresInfo, ModelInfo, model_name
+from .inference_only import InferenceOnly
 from .runner import META_CLASSES, META_CONFIG, META_HEAD, META_OUTPUT, META_TRANSFORM
 
 META_PRECISION = "vitkit.precision"  # fp32 (exports) | int8 (vitkit quantize)
@@ -120,9 +121,11 @@ def compile_config(threads: int | None, precision: Precision = "f32") -> dict[st
     }
 
 
-class OpenVinoRunner(DeclaresInfo):
+class OpenVinoRunner(InferenceOnly, DeclaresInfo):
     """A vitkit graph run by OpenVINO's CPU plugin; ``source``: a path (``.xml``/``.onnx``) or an
     ``openvino.Model`` (with vitkit metadata). ``threads``: inference threads (default: torch's count)."""
+
+    GRAPH = "OpenVINO"
 
     device = torch.device("cpu")
     backend = "openvino"
@@ -177,17 +180,6 @@ class OpenVinoRunner(DeclaresInfo):
     def computes(self, output: str) -> bool:
         """Whether the graph gives ``output`` (logits or embedding)."""
         return self.output in (output, "both")
-
-    # the torch model's mode API, so that code written for models (``evaluate``) takes a runner too
-    training = False
-
-    def eval(self) -> OpenVinoRunner:
-        return self
-
-    def train(self, mode: bool = True) -> OpenVinoRunner:
-        if mode:
-            raise RuntimeError("an OpenVINO graph runs inference only")
-        return self
 
     def __repr__(self) -> str:
         return f"OpenVinoRunner({str(self.path)!r}, {self.precision}, inference {self.inference_precision})"

@@ -21,6 +21,7 @@ import torch
 from ..errors import ConfigError
 from ..models.config import config_from_dict
 from ..models.info import DeclaresInfo, ModelInfo, model_name
+from .inference_only import InferenceOnly
 
 # the metadata keys ``vitkit.onnx.export`` writes and this runner reads
 META_CONFIG, META_CLASSES = "vitkit.config", "vitkit.classes"
@@ -53,12 +54,14 @@ def _session(path: Path, threads: int | None, providers: list[str] | None, spin:
     return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
 
 
-class OnnxRunner(DeclaresInfo):
+class OnnxRunner(InferenceOnly, DeclaresInfo):
     """An exported model run by onnxruntime (CPU unless ``providers`` say otherwise).
 
     ``threads``: intra-op threads (default: torch's count). ``spin=False`` makes idle threads sleep rather
     than busy-wait between calls: slower alone, but fair to other work sharing the cores (benchmarks).
     """
+
+    GRAPH = "ONNX"
 
     device = torch.device("cpu")  # where inputs are expected: outputs come back as CPU tensors
     backend = "onnxruntime"
@@ -100,17 +103,6 @@ class OnnxRunner(DeclaresInfo):
     def computes(self, output: str) -> bool:
         """Whether the graph gives ``output`` (logits or embedding)."""
         return self.output == output
-
-    # the torch model's mode API, so that code written for models (``evaluate``) takes a runner too
-    training = False
-
-    def eval(self) -> OnnxRunner:
-        return self
-
-    def train(self, mode: bool = True) -> OnnxRunner:
-        if mode:
-            raise RuntimeError("an ONNX graph runs inference only")
-        return self
 
     def __repr__(self) -> str:
         return f"OnnxRunner({str(self.path)!r}, providers={self.session.get_providers()})"

@@ -221,20 +221,24 @@ def bench_index(n: int, d: int, kinds: list[str], queries: int, clusters: int = 
 
 
 def main() -> None:
+    from vitkit.cli.types import nonnegative_int, positive_float, positive_int
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     e = sub.add_parser("embed")
-    e.add_argument("--images", type=int, default=20000)
-    e.add_argument("--batch-size", type=int, default=64)
-    e.add_argument("--bare-seconds", type=float, default=20.0)
+    e.add_argument("--images", type=positive_int, default=20000)
+    e.add_argument("--batch-size", type=positive_int, default=64)
+    e.add_argument("--bare-seconds", type=positive_float, default=20.0)
     e.add_argument("--backend", default="auto", help="vitkit embed --backend (the bare rate is eager torch)")
     e.add_argument("--models", default="ViT-Ti/16,demo")
     i = sub.add_parser("index")
-    i.add_argument("--vectors", type=int, default=1_000_000)
-    i.add_argument("--dim", type=int, default=384)
+    i.add_argument("--vectors", type=positive_int, default=1_000_000)
+    i.add_argument("--dim", type=positive_int, default=384)
     i.add_argument("--kinds", default="flat,ivf,hnsw,ivfpq")
-    i.add_argument("--queries", type=int, default=1000)
-    i.add_argument("--clusters", type=int, default=0, help="0: plain Gaussian vectors; K: a mixture of K Gaussians")
+    i.add_argument("--queries", type=positive_int, default=1000)
+    i.add_argument(
+        "--clusters", type=nonnegative_int, default=0, help="0: plain Gaussian vectors; K: a mixture of K Gaussians"
+    )
     one = sub.add_parser("index-one")
     for name in ("kind", "n", "d", "queries", "clusters"):
         one.add_argument(name)

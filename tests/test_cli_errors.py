@@ -43,6 +43,15 @@ def bad_invocations(root):
         "wrong class count": ["eval", vit, "--data", "digits:test"],
         "CUDA asked for": ["eval", vit, "--data", "digits:test", "--device", "cuda:7"],
         "torch backend on onnx": ["predict", str(root / "x.onnx"), str(root / "a.png"), "--backend", "torch"],
+        "run folder under a file": [
+            "train",
+            "ViT-Ti/16",
+            "--data",
+            "digits:train",
+            "--out",
+            str(root / "emb.npz" / "r"),
+        ],
+        "demo folder under a file": ["demo", "--quick", "--out", str(root / "emb.npz" / "demo")],
         "mask rate too small": [
             *("train", "ViT-Ti/16", "--data", "digits:train", "--out", str(root / "r3"), "--steps", "1"),
             *("--image-size", "16", "--set", "patch_size=4", "--set", "hidden_size=32", "--set", "num_layers=1"),
@@ -62,6 +71,12 @@ def test_bad_invocation_exits_2_with_one_line(case, tiny, capsys):
     assert len(lines) == 1 and lines[0].startswith(f"vitkit {argv[0]}: error: "), err
     assert "Traceback" not in err
     assert "feature extractor" not in err  # the error under test, not the head check that comes first
+
+
+def test_a_path_the_file_system_refuses_is_named(tiny, capsys):
+    out = tiny / "emb.npz" / "demo"  # under a file: not a directory
+    assert main(["reproduce", "demo", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"vitkit reproduce: error: {out}: not a directory"
 
 
 @pytest.mark.slow

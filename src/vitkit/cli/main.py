@@ -58,14 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """Errors that are the user's input, reported in one line without a traceback."""
-    return (VitkitError, FileNotFoundError)
+    """Errors that are the user's input, reported in one line without a traceback: vitkit's own, and the
+    file system refusing a path the user gave (missing, not a folder, a folder, not permitted)."""
+    return (VitkitError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 def _one_line(e: BaseException) -> str:
-    """``e``'s message on one line (FileNotFoundError's own text names the file)."""
-    if isinstance(e, FileNotFoundError) and e.filename is not None:
-        return f"{e.filename}: no such file or directory"
+    """``e``'s message on one line (a file system error's own text names the path)."""
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.filename}: {(e.strerror or type(e).__name__).lower()}"
     return " ".join(str(e).split()) or type(e).__name__
 
 

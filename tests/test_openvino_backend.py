@@ -54,6 +54,27 @@ def test_fp32_backends_agree_with_eager_torch(ckpt, backend):
         assert torch.equal(got.argmax(1), want.argmax(1))
 
 
+def test_openvino_compiles_repeated_shapes_alone_and_runs_the_rest_on_one_dynamic_compilation(ckpt):
+    from vitkit.onnx import openvino
+
+    model = vitkit.load(ckpt).eval()
+    runner = load_for_inference(ckpt, backend="openvino")
+    gen = torch.Generator().manual_seed(2)
+    calls = [4, 4, 3, 3, 2, 5, 5, 4]
+    keys = []
+    for b in calls:
+        x = torch.randn(b, 3, 32, 32, generator=gen)
+        with torch.no_grad():
+            assert (runner(x) - model(x)).abs().max() <= 1e-4, b
+        keys.append([k[0] if k else None for k in runner.requests])
+    assert keys[0] == [4]  # the first shape is compiled for alone
+    assert keys[2] == [4, None]  # a shape seen once runs on the dynamic compilation
+    assert keys[3] == [4, None, 3]  # seen again: its own
+    assert keys[4] == [4, None, 3]  # batch 2 once: dynamic
+    assert keys[6] == [None, 3, 5]  # at most STATIC_SHAPES of them: the least recently used (4) went
+    assert keys[7] == [None, 5, 4] and openvino.STATIC_SHAPES == 2
+
+
 def test_openvino_runs_an_exported_onnx_file_and_embeddings(ckpt, tmp_path):
     from vitkit.onnx.export import export_onnx
 

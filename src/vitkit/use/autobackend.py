@@ -11,8 +11,9 @@ Later calls load the winner directly. ``vitkit bench --backends CKPT`` shows the
 A backend that cannot take the file (a model the ONNX exporter refuses) drops out with a note; torch is always
 there for checkpoints. On a GPU, checkpoints run in torch (nothing measured). ``VITKIT_AUTO_BACKEND=static``
 turns measuring off: ``.onnx`` files run in onnxruntime, ``.xml`` files in OpenVINO, checkpoints in torch
-(the test suite sets it, to stay fast and hermetic). ``VITKIT_AUTO_SECONDS`` sets the time budget (default 6: at 3 s, with one warm-up step, onnxruntime and
-OpenVINO swapped places between runs at batch 1 on a 2-core Xeon, where they are within ~10%).
+(the test suite sets it, to stay fast and hermetic). ``VITKIT_AUTO_SECONDS`` sets the time budget
+(default 6: at 3 s with one warm-up step, onnxruntime and OpenVINO swapped places between runs at batch 1
+on a 2-core Xeon, where they are within ~10%).
 """
 
 from __future__ import annotations

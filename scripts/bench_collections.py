@@ -73,11 +73,14 @@ def _models(folder: Path) -> dict[str, tuple[Path, int]]:
     return out
 
 
-def _bare_rate(path: Path, size: int, batch: int, seconds: float) -> float:
+def _bare_rate(path: Path, size: int, batch: int, seconds: float, backend: str = "torch") -> float:
+    """``embed`` on random tensors in a fresh process, 2 threads, on ``backend`` (as ``--backend`` names it)."""
     code = (
-        "import sys,time,torch,vitkit; torch.set_num_threads(2); m=vitkit.load(sys.argv[1]).eval();"
-        f"x=torch.randn({batch},3,{size},{size});"
-        "\nwith torch.inference_mode():\n m.embed(x); n=0; t=time.perf_counter()\n"
+        "import sys,time,torch; torch.set_num_threads(2)\n"
+        "from vitkit.use.backend import load_for_inference\n"
+        f"m=load_for_inference(sys.argv[1], {backend!r}, 'cpu', output='embedding')\n"
+        f"x=torch.randn({batch},3,{size},{size})\n"
+        "with torch.inference_mode():\n m.embed(x); m.embed(x); n=0; t=time.perf_counter()\n"
         f" while time.perf_counter()-t<{seconds}: m.embed(x); n+={batch}\n"
         "print(n/(time.perf_counter()-t))"
     )
@@ -89,7 +92,8 @@ def _bare_rate(path: Path, size: int, batch: int, seconds: float) -> float:
     )
 
 
-def _embed_run(path: Path, images: Path, out: Path, procs: int, batch: int, backend: str = "auto") -> float:
+def _embed_run(path: Path, images: Path, out: Path, procs: int, batch: int, backend: str = "auto") -> tuple[float, str]:
+    """Wall seconds of ``vitkit embed``, and the backend it ran (``auto``'s choice, from its line on stderr)."""
     args = [
         "-m",
         "vitkit",
@@ -112,11 +116,20 @@ def _embed_run(path: Path, images: Path, out: Path, procs: int, batch: int, back
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), *args]
         env = {**ENV, "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    chosen = [line.rsplit("-> ", 1)[1].split()[0] for line in done.stderr.splitlines() if line.startswith("auto:")]
+    return wall, chosen[0] if chosen else backend
 
 
-def bench_embed(n: int, batch: int, bare_s: float, backend: str = "auto", models: str = "ViT-Ti/16,demo") -> None:
+def bench_embed(
+    n: int,
+    batch: int,
+    bare_s: float,
+    backend: str = "auto",
+    models: str = "ViT-Ti/16,demo",
+    procs_list: tuple[int, ...] = (1, 2),
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
@@ -126,14 +139,29 @@ def bench_embed(n: int, batch: int, bare_s: float, backend: str = "auto", models
         for name, (path, size) in _models(tmp).items():
             if name not in models.split(","):
                 continue
-            bare = _bare_rate(path, size, batch, bare_s)
-            for procs in (1, 2):
+            bare = {b: _bare_rate(path, size, batch, bare_s, b) for b in ("torch", "openvino")}
+            for procs in procs_list:
                 out = tmp / f"out-{name.replace('/', '-')}-{procs}"
-                wall = _embed_run(path, tmp / "images", out, procs, batch, backend)
-                rows.append([name, size, f"{procs} x {2 // procs}", round(bare, 1), round(wall, 1), round(n / wall, 1)])
+                wall, ran = _embed_run(path, tmp / "images", out, procs, batch, backend)
+                rate = n / wall
+                same = bare.get(ran)
+                rows.append(
+                    [
+                        name,
+                        size,
+                        f"{procs} x {2 // procs}",
+                        round(bare["torch"], 1),
+                        round(bare["openvino"], 1),
+                        ran,
+                        round(wall, 1),
+                        round(rate, 1),
+                        round(rate / same, 2) if same else "-",
+                    ]
+                )
                 print(rows[-1], flush=True)
     print()
-    print(_table(["model", "px", "procs x threads", "bare img/s", "embed wall s", "embed img/s"], rows))
+    headers = ["model", "px", "procs x threads", "bare torch", "bare openvino", "ran", "wall s", "img/s", "/ bare same"]
+    print(_table(headers, rows))
 
 
 # ------------------------------------------------------------------------------------------ index
@@ -221,7 +249,7 @@ def bench_index(n: int, d: int, kinds: list[str], queries: int, clusters: int = 
 
 
 def main() -> None:
-    from vitkit.cli.types import nonnegative_int, positive_float, positive_int
+    from vitkit.cli.types import nonnegative_int, positive_float, positive_int, positive_ints
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -231,6 +259,7 @@ def main() -> None:
     e.add_argument("--bare-seconds", type=positive_float, default=20.0)
     e.add_argument("--backend", default="auto", help="vitkit embed --backend (the bare rate is eager torch)")
     e.add_argument("--models", default="ViT-Ti/16,demo")
+    e.add_argument("--procs", type=positive_ints, default=[1, 2], help="process counts to run (threads: 2 / procs)")
     i = sub.add_parser("index")
     i.add_argument("--vectors", type=positive_int, default=1_000_000)
     i.add_argument("--dim", type=positive_int, default=384)
@@ -245,7 +274,7 @@ def main() -> None:
     sub.add_parser("smoke")
     args = p.parse_args()
     if args.what == "embed":
-        bench_embed(args.images, args.batch_size, args.bare_seconds, args.backend, args.models)
+        bench_embed(args.images, args.batch_size, args.bare_seconds, args.backend, args.models, tuple(args.procs))
     elif args.what == "index":
         bench_index(args.vectors, args.dim, args.kinds.split(","), args.queries, args.clusters)
     elif args.what == "index-one":

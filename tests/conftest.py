@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / 
 # --backend auto picks checkpoints' backends by timing them (vitkit.use.autobackend): the suite keeps the fixed
 # rule instead (fast, and no cache file under the user's home); the tests of measuring unset it
 os.environ.setdefault("VITKIT_AUTO_BACKEND", "static")
+# vitkit's cache (auto's measurements, exported graphs) in a folder of this session, not the user's home
+os.environ.setdefault("VITKIT_HOME", tempfile.mkdtemp(prefix="vitkit-tests-home-"))
 
 # OMP_NUM_THREADS wins (e.g. 1 when other jobs share the machine); otherwise at most 2 threads
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_count() or 1)))

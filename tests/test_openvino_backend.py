@@ -75,6 +75,38 @@ def test_openvino_compiles_repeated_shapes_alone_and_runs_the_rest_on_one_dynami
     assert keys[7] == [None, 5, 4] and openvino.STATIC_SHAPES == 2
 
 
+def test_a_checkpoint_is_exported_once_for_both_runtimes_and_again_when_it_changes(tmp_path, monkeypatch):
+    import os
+
+    from vitkit.onnx import export as export_module
+    from vitkit.onnx import export_cache
+
+    monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
+    ckpt = vitkit.save(small(), tmp_path / "m.safetensors")
+    calls = []
+    real = export_module.export_onnx
+    monkeypatch.setattr(export_module, "export_onnx", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    x = torch.randn(2, 3, 32, 32)
+    first = load_for_inference(ckpt, backend="onnxruntime")(x)
+    second = load_for_inference(ckpt, backend="openvino")(x)
+    assert len(calls) == 1 and (first - second).abs().max() <= 1e-4  # one export served both
+    kept = list((tmp_path / "home" / "exports").glob("*.onnx"))
+    assert len(kept) == 1 and not list((tmp_path / "home" / "exports").glob(".export-*"))
+    load_for_inference(ckpt, backend="openvino", output="embedding")
+    assert len(calls) == 2  # another output: another graph
+    os.utime(ckpt, ns=(os.stat(ckpt).st_atime_ns, os.stat(ckpt).st_mtime_ns + 10**9))  # the file changed
+    load_for_inference(ckpt, backend="onnxruntime")
+    assert len(calls) == 3 and len(list((tmp_path / "home" / "exports").glob("*.onnx"))) == 3
+    monkeypatch.setenv("VITKIT_EXPORT_CACHE", "0")
+    load_for_inference(ckpt, backend="onnxruntime")
+    assert len(calls) == 4 and len(list((tmp_path / "home" / "exports").glob("*.onnx"))) == 3  # off: not kept
+    monkeypatch.delenv("VITKIT_EXPORT_CACHE")
+    monkeypatch.setattr(export_cache, "KEEP", 2)
+    os.utime(ckpt, ns=(os.stat(ckpt).st_atime_ns, os.stat(ckpt).st_mtime_ns + 10**9))
+    load_for_inference(ckpt, backend="onnxruntime")
+    assert len(calls) == 5 and len(list((tmp_path / "home" / "exports").glob("*.onnx"))) == 2  # the 2 newest
+
+
 def test_openvino_runs_an_exported_onnx_file_and_embeddings(ckpt, tmp_path):
     from vitkit.onnx.export import export_onnx
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -80,8 +79,8 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
         if kind == "onnx":
             model = OnnxRunner(path)
         else:
-            with tempfile.TemporaryDirectory() as tmp:  # the session keeps the graph in memory
-                model = OnnxRunner(_export(load(path), Path(tmp) / "model.onnx", output, backend))
+            with _exported(path, output, backend) as onnx_path:  # the session keeps the graph in memory
+                model = OnnxRunner(onnx_path)
     else:
         from ..onnx.openvino import OpenVinoRunner, convert_onnx, require_openvino
 
@@ -89,8 +88,7 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
         if kind != "checkpoint":
             model = OpenVinoRunner(path)
         else:
-            with tempfile.TemporaryDirectory() as tmp:  # the converted model holds its weights in memory
-                onnx_path = _export(load(path), Path(tmp) / "model.onnx", output, backend)
+            with _exported(path, output, backend) as onnx_path:  # the converted model holds its weights
                 model = OpenVinoRunner(convert_onnx(onnx_path), path=path)
     if backend != "torch":
         computes = model.computes(output) if hasattr(model, "computes") else model.output == output
@@ -99,6 +97,15 @@ def load_backend(path: str | os.PathLike[str], backend: str, device: str | None,
     if output == "logits":
         require_classifier(model, os.fspath(path))
     return model
+
+
+def _exported(path: str | os.PathLike[str], output: Output, backend: str) -> Any:
+    """A context giving the checkpoint's ONNX graph: kept from an earlier call, or exported now
+    (``onnx.export_cache``)."""
+    from ..checkpoint import load
+    from ..onnx.export_cache import exported
+
+    return exported(path, output, lambda dest: _export(load(path), dest, output, backend))
 
 
 def _export(model: VisionTransformer | BiTResNet, dest: Path, output: Output, backend: str) -> Path:

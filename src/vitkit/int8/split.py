@@ -81,11 +81,3 @@ def open_split(spec: str, samples: int, heldout: int | None = None, seed: int = 
         )
     calib, held = split_indices(n, samples, heldout, seed)
     return Split(_subset(data, calib, f"{spec} calibration"), _subset(data, held, f"{spec} held out"), calib, held, n)
-
-
-def native_size(data: Any) -> tuple[int, int] | None:
-    """The image size of a data set whose images all share one (in-memory arrays); None otherwise."""
-    images = getattr(data, "images", None)
-    if images is not None and getattr(images, "ndim", 0) >= 3:
-        return int(images.shape[1]), int(images.shape[2])
-    return None

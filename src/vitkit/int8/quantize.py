@@ -23,7 +23,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from ..onnx.openvino import (
     require_openvino,
     set_metadata,
 )
+from ..runtime.versions import package_version
 from .accuracy import Comparison, compare, predictions
 from .split import open_split
 
@@ -86,13 +86,6 @@ def head_matmul(model: Any) -> str | None:
             return None
         node = node.input_value(0).get_node()
     return None
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _check_data(model: Any, split: Any, spec: str, batch: Any) -> None:
@@ -182,7 +175,7 @@ def quantize_checkpoint(
         "data_images": split.total,
         "max_drop": max_drop,
         "checkpoint": os.fspath(checkpoint),
-        "versions": {n: _version(n) for n in ("nncf", "openvino", "torch", "vitkit")},
+        "versions": {n: package_version(n) for n in ("nncf", "openvino", "torch", "vitkit")},
     }
     set_metadata(int8_model, {META_QUANTIZATION: json.dumps(record)})
     _save(ov, int8_model, out)

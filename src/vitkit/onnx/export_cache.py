@@ -19,8 +19,9 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
+
+from ..runtime.versions import package_version
 
 KEEP = 8  # graphs kept; a ViT-B/16 graph is ~330 MB
 FOLDER = "exports"
@@ -36,13 +37,6 @@ def folder() -> Path:
     return home() / FOLDER
 
 
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def key(checkpoint: str | os.PathLike[str], output: str) -> str:
     """The cache key of ``checkpoint``'s graph computing ``output``."""
     from ..use.embed import checkpoint_identity
@@ -50,7 +44,7 @@ def key(checkpoint: str | os.PathLike[str], output: str) -> str:
     ident = {
         "file": checkpoint_identity(os.fspath(checkpoint)),
         "output": output,
-        "versions": {n: _version(n) for n in ("torch", "vitkit", "onnxscript")},
+        "versions": {n: package_version(n) for n in ("torch", "vitkit", "onnxscript")},
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
 

@@ -24,13 +24,13 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import VitkitError
+from ..runtime.versions import package_version
 from .runtimes import RUNS, Output, Say, file_kind, installed, load_backend
 
 CACHE_NAME = "backends.json"
@@ -55,20 +55,13 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def machine_key() -> dict[str, Any]:
     """What makes a measurement valid on this machine only: CPU, cores, threads, the runtimes' versions."""
     return {
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
-        "versions": {n: _version(n) for n in ("torch", "onnxruntime", "openvino")},
+        "versions": {n: package_version(n) for n in ("torch", "onnxruntime", "openvino")},
     }
 
 

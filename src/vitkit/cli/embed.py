@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..checkpoint.identity import checkpoint_identity
     from ..collection.heads import EmbedHead
     from ..collection.job import finish_file, is_file_output, join, rank_device, report_skipped, staging_folder
     from ..collection.parts import input_fingerprint
@@ -51,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from ..models.transform import transform_for
     from ..train.distributed import teardown
     from ..use.backend import load_for_inference
-    from ..use.embed import checkpoint_identity
     from ..use.predict import model_device
 
     device = rank_device(args.device)

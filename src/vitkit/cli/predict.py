@@ -59,6 +59,7 @@ def _run_collection(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..atomic import write_atomic
+    from ..checkpoint.identity import checkpoint_identity
     from ..collection.heads import PredictHead
     from ..collection.job import join, rank_device, report_skipped
     from ..collection.parts import input_fingerprint
@@ -68,7 +69,6 @@ def _run_collection(args: argparse.Namespace) -> int:
     from ..models.transform import transform_for
     from ..train.distributed import teardown
     from ..use.backend import load_for_inference
-    from ..use.embed import checkpoint_identity
     from ..use.predict import model_device
 
     single = args.out.lower().endswith((".parquet", ".pq"))

@@ -39,7 +39,7 @@ def folder() -> Path:
 
 def key(checkpoint: str | os.PathLike[str], output: str) -> str:
     """The cache key of ``checkpoint``'s graph computing ``output``."""
-    from ..use.embed import checkpoint_identity
+    from ..checkpoint.identity import checkpoint_identity
 
     ident = {
         "file": checkpoint_identity(os.fspath(checkpoint)),

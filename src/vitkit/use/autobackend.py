@@ -67,7 +67,7 @@ def machine_key() -> dict[str, Any]:
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The file as the cache sees it: absolute path (or hub name) and modification time."""
-    from .embed import checkpoint_identity
+    from ..checkpoint.identity import checkpoint_identity
 
     return checkpoint_identity(os.fspath(path))
 

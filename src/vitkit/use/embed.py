@@ -243,21 +243,6 @@ def _assemble(folder: Path, num_chunks: int, dataset: LabeledDataset, meta: dict
     return Embeddings(emb, dataset_paths(dataset), lab, list(dataset.classes), meta)
 
 
-def checkpoint_identity(path: str) -> dict[str, object]:
-    """The checkpoint as the resume check sees it: its absolute path and the weights file's mtime."""
-    from ..checkpoint.load import RUN_DIR_WEIGHTS  # deferred: reading embeddings needs no checkpoint code
-
-    p = Path(path)
-    weights = next((p / n for n in RUN_DIR_WEIGHTS if (p / n).is_file()), p / "config.json") if p.is_dir() else p
-    from ..hub import is_name
-
-    where = path if is_name(path) else os.path.abspath(path)  # a checkpoint name stays a name (cached file)
-    return {
-        "checkpoint": where,
-        "checkpoint_mtime_ns": weights.stat().st_mtime_ns if weights.exists() else None,
-    }
-
-
 def embed_image_files(checkpoint: str, device: str | None, paths: list[str]) -> np.ndarray:
     """Embeddings (N, D) of image files with a checkpoint (loaded on this call)."""
     from ..checkpoint import load

@@ -77,14 +77,13 @@ class Embedder:
     ) -> None:
         import torch
 
-        from ..collection.heads import EmbedHead
         from ..data import build_transform
         from ..models.transform import transform_for
         from .backend import load_for_inference
 
         torch.set_num_threads(max(1, int(threads)))
         model = load_for_inference(checkpoint, backend, "cpu", output="embedding")  # type: ignore[arg-type]
-        self.head = EmbedHead(model, normalize)
+        self.model, self.normalize, self.dim = model, normalize, int(model.config.embed_dim)
         self.transform = build_transform(transform_for(model), train=False)
         self.strict = strict
 
@@ -101,6 +100,7 @@ class Embedder:
         import torch
 
         from ..data.errors import DataError
+        from .embeddings_file import l2_normalize
 
         n = batch.num_rows
         paths = batch.column(PATH).to_pylist() if PATH in batch.column_names else [None] * n
@@ -120,12 +120,14 @@ class Embedder:
                 reasons[i] = reason
         vectors: list[Any] = [None] * n
         if images:
-            emb = self.head(torch.stack(images))["embedding"]
+            with torch.inference_mode():  # as the collection's EmbedHead computes it
+                emb = self.model.embed(torch.stack(images)).float().cpu().numpy()
+            if self.normalize:
+                emb = l2_normalize(emb)
             for j, i in enumerate(good):
                 vectors[i] = emb[j]
-        dim = self.head.dim
         column = pa.array(
-            [None if v is None else np.asarray(v, np.float32) for v in vectors], type=pa.list_(pa.float32(), dim)
+            [None if v is None else np.asarray(v, np.float32) for v in vectors], type=pa.list_(pa.float32(), self.dim)
         )
         if blobs is not None:  # the encoded images stay behind: the output is the rows and their vectors
             batch = batch.drop_columns([BYTES])

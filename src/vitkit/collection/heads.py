@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..use.embeddings_file import l2_normalize
+from ..use.embed import embed_batch
 
 
 class EmbedHead:
@@ -19,10 +19,8 @@ class EmbedHead:
         self.model, self.normalize = model, normalize
         self.dim = int(model.config.embed_dim)
 
-    @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> dict[str, Any]:
-        emb = self.model.embed(images).float().cpu().numpy()
-        return {"embedding": l2_normalize(emb) if self.normalize else emb}
+        return {"embedding": embed_batch(self.model, images, self.normalize)}
 
     def empty(self) -> dict[str, Any]:
         return {"embedding": np.zeros((0, self.dim), np.float32)}

@@ -31,6 +31,7 @@ from ..data import (
     batch_transform,
     build_transform,
 )
+from ..data.errors import one_line
 from ..data.shards import local_path
 
 
@@ -112,7 +113,7 @@ class PartReader(IterableDataset):
                 try:
                     rows.append((transform(image), label, where))
                 except (DataError, OSError, ValueError) as err:  # e.g. a truncated file PIL decodes lazily
-                    reason = " ".join(str(err).split()) or type(err).__name__
+                    reason = one_line(err, limit=None)
             if reason is not None:
                 yield ("skip", part.index, where, reason)
             if len(rows) == self.batch_size:

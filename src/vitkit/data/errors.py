@@ -17,7 +17,8 @@ class ImageTooLargeError(DataError):
     """An image with more pixels than the limit (a decompression bomb, or a photo past the set maximum)."""
 
 
-def one_line(exc: BaseException, limit: int = 200) -> str:
-    """``exc`` as a short single-line reason, for embedding in a DataError message."""
+def one_line(exc: BaseException, limit: int | None = 200) -> str:
+    """``exc`` as a single-line reason (its type's name when it has no text), for embedding in a message;
+    cut to ``limit`` characters (None: whole, as a skipped image's recorded reason is)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

@@ -29,7 +29,7 @@ from ..data import DataError, LabeledDataset, TransformConfig, WebDataset, make_
 from ..data.samples import dataset_paths
 from ..models.info import ImageModel
 from ..models.transform import transform_for
-from .embeddings_file import Embeddings, Format, _pyarrow, format_for
+from .embeddings_file import Embeddings, Format, _pyarrow, format_for, l2_normalize
 
 CHUNK_SIZE = 4096  # images per chunk of a resumable run
 PROGRESS_FILE = "progress.json"
@@ -43,12 +43,18 @@ def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
 
 
 @torch.inference_mode()
+def embed_batch(model: ImageModel, images: torch.Tensor, normalize: bool = False) -> np.ndarray:
+    """The representation y of a batch of prepared images, float32 (N, D); of unit L2 norm with ``normalize``.
+    Every path that embeds (``embed_dataset``, a collection job, ``vitkit.use.ray``) computes it here."""
+    emb = model.embed(images).float().cpu().numpy()  # every model kind declares embed (models.info.ImageModel)
+    return l2_normalize(emb) if normalize else emb
+
+
 def _embedded_batches(
     model: ImageModel, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    fn = model.embed  # every model kind declares it (vitkit.models.info.ImageModel)
     for images, labels in batches:
-        yield fn(images.to(device)).float().cpu().numpy(), labels.numpy()
+        yield embed_batch(model, images.to(device)), labels.numpy()
 
 
 def _loader(dataset: LabeledDataset, transform: TransformConfig, batch_size: int, start: int, num_workers: int) -> Any:

@@ -8,8 +8,8 @@ same vector on either path (``tests/test_ray.py`` checks it, to 1e-5).
 
 Rows in, rows out: every input row comes back once, with its columns, plus ``embedding`` (float32, the
 model's width) and ``skipped`` (why an image could not be read; null when it was); a ``bytes`` column is
-dropped once decoded. A skipped row's
-embedding is null, never a made-up vector; ``strict=True`` stops the job at the first one instead.
+dropped once decoded. A skipped row's embedding is null, never a made-up vector; ``strict=True`` stops the
+job at the first one instead.
 Rows name their image by ``path`` (a file every actor can read) or carry its encoded ``bytes`` (as
 ``ray.data.read_binary_files(..., include_paths=True)`` gives them).
 
@@ -99,8 +99,8 @@ class Embedder:
         import pyarrow as pa
         import torch
 
-        from ..data.errors import DataError
-        from .embeddings_file import l2_normalize
+        from ..data.errors import DataError, one_line
+        from .embed import embed_batch
 
         n = batch.num_rows
         paths = batch.column(PATH).to_pylist() if PATH in batch.column_names else [None] * n
@@ -114,16 +114,13 @@ class Embedder:
                 images.append(self._image(i, paths, blobs))
                 good.append(i)
             except (DataError, OSError, ValueError) as err:
-                reason = " ".join(str(err).split()) or type(err).__name__
+                reason = one_line(err, limit=None)
                 if self.strict:
                     raise DataError(f"{reason} (strict)") from None
                 reasons[i] = reason
         vectors: list[Any] = [None] * n
         if images:
-            with torch.inference_mode():  # as the collection's EmbedHead computes it
-                emb = self.model.embed(torch.stack(images)).float().cpu().numpy()
-            if self.normalize:
-                emb = l2_normalize(emb)
+            emb = embed_batch(self.model, torch.stack(images), self.normalize)
             for j, i in enumerate(good):
                 vectors[i] = emb[j]
         column = pa.array(

@@ -107,6 +107,15 @@ def test_a_checkpoint_is_exported_once_for_both_runtimes_and_again_when_it_chang
     assert len(calls) == 5 and len(list((tmp_path / "home" / "exports").glob("*.onnx"))) == 2  # the 2 newest
 
 
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "1e999", "nan"])
+def test_a_bad_auto_time_budget_is_one_line_naming_the_variable(ckpt, tmp_path, monkeypatch, value):
+    monkeypatch.delenv("VITKIT_AUTO_BACKEND", raising=False)
+    monkeypatch.setenv("VITKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VITKIT_AUTO_SECONDS", value)
+    with pytest.raises(ConfigError, match=f"VITKIT_AUTO_SECONDS: expected seconds > 0 and <= 3600, got '{value}'"):
+        load_for_inference(ckpt, backend="auto")
+
+
 def test_openvino_runs_an_exported_onnx_file_and_embeddings(ckpt, tmp_path):
     from vitkit.onnx.export import export_onnx
 

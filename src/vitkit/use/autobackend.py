@@ -29,13 +29,14 @@ from typing import Any
 
 import torch
 
-from ..errors import VitkitError
+from ..errors import ConfigError, VitkitError
 from ..runtime.versions import package_version
 from .runtimes import RUNS, Output, Say, file_kind, installed, load_backend
 
 CACHE_NAME = "backends.json"
 MAX_MEASURED_BATCH = 32  # larger batches are timed at 32: per-image throughput has levelled off by then
 DEFAULT_SECONDS = 6.0  # the time budget of one measurement, all backends together
+MAX_SECONDS = 3600.0
 STATIC = {"checkpoint": "torch", "onnx": "onnxruntime", "openvino": "openvino"}
 
 
@@ -70,6 +71,20 @@ def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
     from ..checkpoint.identity import checkpoint_identity
 
     return checkpoint_identity(os.fspath(path))
+
+
+def budget_seconds() -> float:
+    """``VITKIT_AUTO_SECONDS`` (default ``DEFAULT_SECONDS``); a value that is not a time is one line naming it."""
+    text = os.environ.get("VITKIT_AUTO_SECONDS") or ""
+    if not text.strip():
+        return DEFAULT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_SECONDS:
+        raise ConfigError(f"VITKIT_AUTO_SECONDS: expected seconds > 0 and <= {MAX_SECONDS:g}, got {text!r}")
+    return value
 
 
 def measured_batch(batch_size: int) -> int:
@@ -147,7 +162,7 @@ def measure(
     """
     from .timing import Contender, alternate
 
-    seconds = float(os.environ.get("VITKIT_AUTO_SECONDS") or DEFAULT_SECONDS) if seconds is None else seconds
+    seconds = budget_seconds() if seconds is None else seconds
     batch = measured_batch(batch_size)
     names, missing = candidates(path)
     result = Measurement(batch, skipped=dict(missing))
